@@ -1,0 +1,57 @@
+"""Opaque, tamper-checked cursors over (occurred_at, id).
+
+A cursor names the last entry of a page and is bound, by an HMAC, to the tenant and
+to the query's filters and sort: a cursor that was altered, or is replayed against
+another query or tenant, is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from audit_trail.core.errors import ValidationFailed
+from audit_trail.core.query import Position
+from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
+
+_MAC_BYTES = 16
+
+
+class CursorCodec:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the cursor secret must be at least 16 bytes")
+        self._secret = secret
+
+    def encode(self, position: Position, *, tenant: str, scope: str) -> str:
+        payload = f"{to_epoch_millis(position.occurred_at)}:{position.id}".encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload, tenant, scope))}"
+
+    def decode(self, cursor: str, *, tenant: str, scope: str) -> Position:
+        """The position ``cursor`` names; ``ValidationFailed`` on the ``cursor`` field
+        when it is malformed, altered or issued for another query or tenant."""
+        try:
+            body, mac = cursor.split(".")
+            payload = _unb64(body)
+            if not hmac.compare_digest(_unb64(mac), self._mac(payload, tenant, scope)):
+                raise ValueError
+            millis, entry_id = payload.decode().split(":", 1)
+            return Position(from_epoch_millis(int(millis)), entry_id)
+        except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+            raise ValidationFailed.single("cursor", "is not a cursor this query issued") from None
+
+    def _mac(self, payload: bytes, tenant: str, scope: str) -> bytes:
+        message = b"\n".join([tenant.encode(), scope.encode(), payload])
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

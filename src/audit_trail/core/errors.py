@@ -1,0 +1,83 @@
+"""Domain errors. The edge maps each one to an HTTP status and a problem type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One offending field: a dotted path (``actor.id``, ``tags[2]``) and why."""
+
+    field: str
+    message: str
+
+
+class ValidationFailed(DomainError):
+    """The input breaks one or more rules; ``errors`` names every offending field."""
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+
+    @classmethod
+    def single(cls, field: str, message: str) -> ValidationFailed:
+        return cls([FieldError(field, message)])
+
+
+class EntryNotFound(DomainError):
+    """No live entry with that id in the caller's tenant (absent, deleted or foreign)."""
+
+    def __init__(self, entry_id: str) -> None:
+        self.entry_id = entry_id
+        super().__init__(f"no entry with id {entry_id!r}")
+
+
+class DuplicateEntry(DomainError):
+    """An entry with that id already exists."""
+
+    def __init__(self, entry_id: str) -> None:
+        self.entry_id = entry_id
+        super().__init__(f"an entry with id {entry_id!r} already exists")
+
+
+class RevisionConflict(DomainError):
+    """The entry changed since the caller read it (stale ``If-Match`` or a lost race)."""
+
+    def __init__(self, entry_id: str, expected: int, actual: int) -> None:
+        self.entry_id = entry_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"entry {entry_id!r} is at revision {actual}, not the expected revision {expected}"
+        )
+
+
+class Unauthenticated(DomainError):
+    """No usable credentials: missing, malformed, badly signed, expired or not yet valid."""
+
+
+class Forbidden(DomainError):
+    """Authenticated, but not allowed: a missing scope or no tenant."""
+
+
+class StorageUnavailable(DomainError):
+    """The storage backend cannot be reached or did not answer in time."""
+
+
+class EntryTooLarge(DomainError):
+    """The stored form of an entry exceeds what the storage backend accepts."""
+
+
+class PluginFailed(DomainError):
+    """A plugin hook failed while preparing an entry; the entry was not stored."""
+
+    def __init__(self, plugin: str, hook: str) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        super().__init__(f"plugin {plugin!r} failed in {hook}")

@@ -1,0 +1,94 @@
+"""The audit entry: who did what to which resource, when, with what outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+JsonValue: TypeAlias = Any
+"""A value that ``json.dumps`` accepts: None, bool, int, float, str, list, dict."""
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, raw: object) -> Outcome:
+        """The outcome named ``raw``; ``ValueError`` with the choices otherwise."""
+        if isinstance(raw, str) and raw in cls._value2member_map_:
+            return cls(raw)
+        raise ValueError("must be one of " + ", ".join(o.value for o in cls))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted. ``id`` is required; ``type`` (user, service, ...) and ``name`` are not."""
+
+    id: str
+    type: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What was acted on."""
+
+    type: str
+    id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the request came from, as the server saw it."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """An entry as a client sends it, after validation: no server-assigned fields yet."""
+
+    action: str
+    outcome: Outcome = Outcome.SUCCESS
+    actor: Actor | None = None
+    target: Target | None = None
+    occurred_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One revision of a recorded entry.
+
+    ``revision`` starts at 1; an amendment stores revision n+1 under the same ``id`` and
+    keeps the earlier ones; a deletion stores a tombstone revision (``deleted=True``).
+    ``recorded_at`` is when this revision was stored. Times are UTC, to the millisecond.
+    """
+
+    id: str
+    tenant: str
+    action: str
+    outcome: Outcome
+    actor: Actor
+    occurred_at: datetime
+    recorded_at: datetime
+    revision: int = 1
+    target: Target | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, JsonValue] = field(default_factory=dict)
+    source: Source = Source()
+    deleted: bool = False
+
+    def next_revision(self, recorded_at: datetime, **changes: Any) -> Entry:
+        """The revision that follows this one, with ``changes`` applied."""
+        return replace(self, revision=self.revision + 1, recorded_at=recorded_at, **changes)

@@ -1,0 +1,32 @@
+"""QueryCache: a per-tenant cache of query results, an optimisation only."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+
+class QueryCache(Protocol):
+    """Caches serialised query pages per tenant under a canonical-query key.
+
+    ``invalidate(tenant)`` makes every page cached for that tenant unreachable
+    (adapters keep a per-tenant generation in the key and bump it). It is called
+    after a write is stored and before it is acknowledged, so no reader whose read
+    began after an acknowledged write gets a page without it.
+
+    A cache never raises to its caller: when its backend fails, ``get_or_load``
+    calls ``load`` and returns its result, and ``invalidate`` makes sure no stale
+    page can be served once the backend is back.
+    """
+
+    async def get_or_load(
+        self, tenant: str, key: str, load: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """The cached value for (tenant, key), or ``await load()``, cached and returned.
+
+        Concurrent misses for the same key call ``load`` once (single flight)."""
+        ...
+
+    async def invalidate(self, tenant: str) -> None:
+        """Forget every value cached for ``tenant``."""
+        ...

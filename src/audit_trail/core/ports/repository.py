@@ -1,0 +1,65 @@
+"""EntryRepository: where entries and all their revisions are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from audit_trail.core.model import Entry
+from audit_trail.core.query import QuerySpec
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPage:
+    """Up to ``limit`` entries, and whether more match after the last of them."""
+
+    items: Sequence[Entry]
+    has_more: bool
+
+
+class EntryRepository(Protocol):
+    """Durable storage of entries, each confined to its tenant.
+
+    Every method takes the tenant and never returns or changes another tenant's data.
+    Times come back exactly as stored (UTC, milliseconds). Raises ``StorageUnavailable``
+    when the backend cannot be reached in time, ``EntryTooLarge`` when a document is
+    too big for it.
+    """
+
+    async def append(self, entry: Entry) -> None:
+        """Store a new entry (revision 1). ``DuplicateEntry`` if the id exists.
+        When this returns, the entry is durable."""
+        ...
+
+    async def append_many(self, entries: Sequence[Entry]) -> None:
+        """Store several new entries: all of them, or (on error) none."""
+        ...
+
+    async def get(self, tenant: str, entry_id: str) -> Entry | None:
+        """The current revision, or None when absent, deleted or in another tenant."""
+        ...
+
+    async def query(self, tenant: str, spec: QuerySpec) -> EntryPage:
+        """Current revisions of live entries matching ``spec.filters``, ordered by
+        (occurred_at, id) in ``spec.sort``'s direction, starting strictly after
+        ``spec.after``, at most ``spec.limit`` of them."""
+        ...
+
+    async def amend(self, revision: Entry) -> None:
+        """Store ``revision`` as the new current revision of its entry.
+
+        It must follow the current one (``revision.revision == current + 1``):
+        ``EntryNotFound`` when there is no live entry, ``RevisionConflict`` when
+        another revision got there first. Earlier revisions are kept."""
+        ...
+
+    async def delete(self, tombstone: Entry) -> None:
+        """Store a tombstone (``deleted=True``) as the new current revision, with the
+        same rules as ``amend``. The entry then disappears from ``get`` and ``query``
+        and stays in ``history``."""
+        ...
+
+    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
+        """Every revision, oldest first, tombstone included; empty when unknown."""
+        ...

@@ -1,0 +1,205 @@
+"""The query spec of GET /entries: whitelisted filters, sort, limit, and a canonical form.
+
+Query values are data, never operators: a spec holds only typed values that the
+adapters bind as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from audit_trail.core.checks import ErrorCollector, text
+from audit_trail.core.model import Outcome
+from audit_trail.core.timestamps import format_timestamp, parse_timestamp
+from audit_trail.core.validation import ACTION_PATTERN, MAX_ID_LENGTH
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+class SortOrder(StrEnum):
+    NEWEST_FIRST = "-occurred_at"
+    OLDEST_FIRST = "occurred_at"
+
+    @classmethod
+    def parse(cls, raw: str) -> SortOrder:
+        try:
+            return cls(raw)
+        except ValueError:
+            raise ValueError("must be -occurred_at or occurred_at") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilters:
+    """Every filter is optional; those given must all match.
+
+    ``action`` matches exactly; ``action_prefix`` matches actions that start with it.
+    ``tag`` matches entries carrying that tag. ``since``/``until`` bound ``occurred_at``,
+    both inclusive.
+    """
+
+    actor_id: str | None = None
+    actor_type: str | None = None
+    action: str | None = None
+    action_prefix: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    outcome: Outcome | None = None
+    tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """Where a page ended: the (occurred_at, id) of its last entry."""
+
+    occurred_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """A validated query: what to match, in which order, how many, and after where."""
+
+    filters: EntryFilters = EntryFilters()
+    sort: SortOrder = SortOrder.NEWEST_FIRST
+    limit: int = DEFAULT_LIMIT
+    after: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRequest:
+    """A query as the client asked for it, before its cursor is opened."""
+
+    filters: EntryFilters = EntryFilters()
+    sort: SortOrder = SortOrder.NEWEST_FIRST
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+    def canonical(self) -> str:
+        """One string per distinct query: equal queries written differently agree."""
+        return canonical_form(self.filters, self.sort, self.limit, self.cursor)
+
+    def scope(self) -> str:
+        """What a cursor is bound to: the filters and the sort, not the page size."""
+        return canonical_form(self.filters, self.sort, None, None)
+
+
+QUERY_PARAMETERS = frozenset(
+    {
+        "actor_id",
+        "actor_type",
+        "action",
+        "target_type",
+        "target_id",
+        "outcome",
+        "tag",
+        "since",
+        "until",
+        "sort",
+        "limit",
+        "cursor",
+    }
+)
+
+
+def parse_query(params: Mapping[str, Sequence[str]]) -> QueryRequest:
+    """Validate query-string parameters (each name mapped to all its values).
+
+    Unknown names, repeated names and bad values are collected into one ``ValidationFailed``.
+    """
+    errors = ErrorCollector()
+    values: dict[str, str] = {}
+    for name, given in params.items():
+        if name not in QUERY_PARAMETERS:
+            errors.add(name, "unknown query parameter")
+        elif len(given) != 1:
+            errors.add(name, "must be given once")
+        else:
+            values[name] = given[0]
+
+    def value(name: str, parse: Callable[[str], T]) -> T | None:
+        return None if name not in values else errors.check(name, values[name], parse)
+
+    exact, prefix = value("action", _action_filter) or (None, None)
+    filters = EntryFilters(
+        actor_id=value("actor_id", _identifier),
+        actor_type=value("actor_type", _identifier),
+        action=exact,
+        action_prefix=prefix,
+        target_type=value("target_type", _identifier),
+        target_id=value("target_id", _identifier),
+        outcome=value("outcome", Outcome.parse),
+        tag=value("tag", _identifier),
+        since=value("since", parse_timestamp),
+        until=value("until", parse_timestamp),
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        errors.add("until", "must not be before since")
+    sort = value("sort", SortOrder.parse) or SortOrder.NEWEST_FIRST
+    limit = value("limit", _limit) or DEFAULT_LIMIT
+    cursor = value("cursor", _cursor_text)
+    errors.raise_if_any()
+    return QueryRequest(filters, sort, limit, cursor)
+
+
+def canonical_form(
+    filters: EntryFilters, sort: SortOrder, limit: int | None, cursor: str | None
+) -> str:
+    """``name=value`` pairs of the set parameters, sorted by name, joined by ``&``.
+
+    Values are normalised (times as UTC milliseconds, a prefix with its ``*``), and
+    ``%``, ``&`` and ``=`` inside values are escaped, so the form is unambiguous.
+    """
+    pairs: dict[str, str] = {"sort": sort.value}
+    if limit is not None:
+        pairs["limit"] = str(limit)
+    if cursor is not None:
+        pairs["cursor"] = cursor
+    for spec_field in fields(filters):
+        value = getattr(filters, spec_field.name)
+        if value is None:
+            continue
+        if spec_field.name == "action_prefix":
+            pairs["action"] = f"{value}*"
+        elif isinstance(value, datetime):
+            pairs[spec_field.name] = format_timestamp(value)
+        else:
+            pairs[spec_field.name] = str(value)
+    return "&".join(f"{name}={_escape(pairs[name])}" for name in sorted(pairs))
+
+
+def _escape(value: str) -> str:
+    return value.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
+
+
+def _identifier(raw: str) -> str:
+    return text(raw, max_length=MAX_ID_LENGTH)
+
+
+def _action_filter(raw: str) -> tuple[str | None, str | None]:
+    """(exact, prefix): ``a.b`` matches exactly, ``a.*`` matches actions starting ``a.``."""
+    if ACTION_PATTERN.fullmatch(raw):
+        return raw, None
+    if raw.endswith("*") and ACTION_PATTERN.fullmatch(raw[:-1]):
+        return None, raw[:-1]
+    raise ValueError("must be an action, or an action prefix ending in '*'")
+
+
+def _limit(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValueError(f"must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def _cursor_text(raw: str) -> str:
+    if not raw or len(raw) > 512:
+        raise ValueError("is not a valid cursor")
+    return raw

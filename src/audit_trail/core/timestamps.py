@@ -1,0 +1,41 @@
+"""Times are kept to the millisecond, in UTC, everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_utc_millis(moment: datetime) -> datetime:
+    """The same instant in UTC, truncated to the millisecond. ``moment`` must be aware."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a timezone is required")
+    utc = moment.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp with a timezone, as a UTC millisecond datetime."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError("an ISO 8601 timestamp is required")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("not an ISO 8601 timestamp") from None
+    return to_utc_millis(moment)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``2026-11-28T09:30:00.123Z``: fixed width, so the text sorts like the instant."""
+    utc = to_utc_millis(moment)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def to_epoch_millis(moment: datetime) -> int:
+    delta = to_utc_millis(moment) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_epoch_millis(millis: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=millis)

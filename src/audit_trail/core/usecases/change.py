@@ -1,0 +1,101 @@
+"""Changing recorded entries: amendment (a new revision) and deletion (a tombstone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from audit_trail.core.errors import EntryNotFound, RevisionConflict
+from audit_trail.core.model import Entry, EntryDraft
+from audit_trail.core.ports import Clock, EntryProcessor, EntryRepository, QueryCache
+from audit_trail.core.ports.processor import RequestContext
+from audit_trail.core.principal import Principal, Scope
+from audit_trail.core.usecases.record import prepare
+
+
+@dataclass(frozen=True, slots=True)
+class AmendEntryCommand:
+    """Replace an entry's fields. ``expected_revision`` (from ``If-Match``) guards
+    against overwriting a revision the caller has not seen."""
+
+    principal: Principal
+    entry_id: str
+    draft: EntryDraft
+    expected_revision: int | None = None
+    context: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteEntryCommand:
+    principal: Principal
+    entry_id: str
+    expected_revision: int | None = None
+
+
+async def current_revision(
+    repository: EntryRepository, principal: Principal, entry_id: str, expected: int | None
+) -> Entry:
+    entry = await repository.get(principal.tenant, entry_id)
+    if entry is None:
+        raise EntryNotFound(entry_id)
+    if expected is not None and expected != entry.revision:
+        raise RevisionConflict(entry_id, expected, entry.revision)
+    return entry
+
+
+class AmendEntry:
+    """Store a new revision of a live entry (scope audit:admin); earlier ones are kept.
+
+    The body replaces the client fields; an omitted ``actor`` or ``occurred_at`` keeps
+    the current value, since both describe the original event."""
+
+    def __init__(
+        self,
+        repository: EntryRepository,
+        cache: QueryCache,
+        processor: EntryProcessor,
+        clock: Clock,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._processor = processor
+        self._clock = clock
+
+    async def execute(self, command: AmendEntryCommand) -> Entry:
+        principal, draft = command.principal, command.draft
+        principal.require(Scope.ADMIN)
+        current = await current_revision(
+            self._repository, principal, command.entry_id, command.expected_revision
+        )
+        amended = current.next_revision(
+            self._clock.now(),
+            action=draft.action,
+            outcome=draft.outcome,
+            actor=draft.actor or current.actor,
+            target=draft.target,
+            occurred_at=draft.occurred_at or current.occurred_at,
+            tags=draft.tags,
+            metadata=draft.metadata,
+        )
+        amended = await prepare(self._processor, amended, command.context)
+        await self._repository.amend(amended)
+        await self._cache.invalidate(principal.tenant)
+        await self._processor.recorded(amended)
+        return await self._processor.redact_for_reader(amended, principal)
+
+
+class DeleteEntry:
+    """Tombstone a live entry (scope audit:admin): gone from reads and queries, kept
+    in its history. Deleting it again is ``EntryNotFound``."""
+
+    def __init__(self, repository: EntryRepository, cache: QueryCache, clock: Clock) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._clock = clock
+
+    async def execute(self, command: DeleteEntryCommand) -> None:
+        command.principal.require(Scope.ADMIN)
+        current = await current_revision(
+            self._repository, command.principal, command.entry_id, command.expected_revision
+        )
+        await self._repository.delete(current.next_revision(self._clock.now(), deleted=True))
+        await self._cache.invalidate(command.principal.tenant)

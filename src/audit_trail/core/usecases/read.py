@@ -1,0 +1,113 @@
+"""Reading entries back: one entry, a query page, an entry's history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit_trail.core.cursor import CursorCodec
+from audit_trail.core.errors import EntryNotFound
+from audit_trail.core.model import Entry
+from audit_trail.core.ports import EntryProcessor, EntryRepository, QueryCache
+from audit_trail.core.principal import Principal, Scope
+from audit_trail.core.query import Position, QueryRequest, QuerySpec
+from audit_trail.core.serialization import dump_page, load_page
+
+
+@dataclass(frozen=True, slots=True)
+class GetEntryQuery:
+    principal: Principal
+    entry_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryEntriesQuery:
+    principal: Principal
+    request: QueryRequest
+
+
+@dataclass(frozen=True, slots=True)
+class EntryHistoryQuery:
+    principal: Principal
+    entry_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    items: list[Entry]
+    next_cursor: str | None
+
+
+class GetEntry:
+    """The current revision of a live entry of the caller's tenant (scope audit:read).
+
+    ``EntryNotFound`` when it is absent, deleted or another tenant's."""
+
+    def __init__(self, repository: EntryRepository, processor: EntryProcessor) -> None:
+        self._repository = repository
+        self._processor = processor
+
+    async def execute(self, query: GetEntryQuery) -> Entry:
+        query.principal.require(Scope.READ)
+        entry = await self._repository.get(query.principal.tenant, query.entry_id)
+        if entry is None:
+            raise EntryNotFound(query.entry_id)
+        return await self._processor.redact_for_reader(entry, query.principal)
+
+
+class EntryHistory:
+    """Every revision of an entry, oldest first, tombstone included (scope audit:read)."""
+
+    def __init__(self, repository: EntryRepository, processor: EntryProcessor) -> None:
+        self._repository = repository
+        self._processor = processor
+
+    async def execute(self, query: EntryHistoryQuery) -> list[Entry]:
+        query.principal.require(Scope.READ)
+        revisions = await self._repository.history(query.principal.tenant, query.entry_id)
+        if not revisions:
+            raise EntryNotFound(query.entry_id)
+        return [await self._processor.redact_for_reader(r, query.principal) for r in revisions]
+
+
+class QueryEntries:
+    """A page of the caller's tenant's live entries (scope audit:read).
+
+    Pages are served from the QueryCache when it has them; the cache key is the
+    canonical query, so equal queries written differently share a page. The cursor
+    is opaque and bound to the tenant and the query's filters and sort."""
+
+    def __init__(
+        self,
+        repository: EntryRepository,
+        cache: QueryCache,
+        processor: EntryProcessor,
+        cursors: CursorCodec,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._processor = processor
+        self._cursors = cursors
+
+    async def execute(self, query: QueryEntriesQuery) -> QueryResult:
+        principal, request = query.principal, query.request
+        principal.require(Scope.READ)
+        tenant, scope = principal.tenant, request.scope()
+        after = None
+        if request.cursor is not None:
+            after = self._cursors.decode(request.cursor, tenant=tenant, scope=scope)
+        spec = QuerySpec(request.filters, request.sort, request.limit, after)
+
+        async def load() -> bytes:
+            page = await self._repository.query(tenant, spec)
+            next_cursor = None
+            if page.has_more and page.items:
+                last = page.items[-1]
+                next_cursor = self._cursors.encode(
+                    Position(last.occurred_at, last.id), tenant=tenant, scope=scope
+                )
+            return dump_page(page.items, next_cursor)
+
+        raw = await self._cache.get_or_load(tenant, request.canonical(), load)
+        items, next_cursor = load_page(raw)
+        visible = [await self._processor.redact_for_reader(e, principal) for e in items]
+        return QueryResult(visible, next_cursor)

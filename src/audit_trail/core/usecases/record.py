@@ -1,0 +1,129 @@
+"""Recording entries: one, or a batch that is stored whole or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from audit_trail.core.model import Actor, Entry, EntryDraft
+from audit_trail.core.ports import (
+    Clock,
+    EntryProcessor,
+    EntryRepository,
+    IdFactory,
+    QueryCache,
+    RequestContext,
+)
+from audit_trail.core.principal import Principal, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEntryCommand:
+    principal: Principal
+    draft: EntryDraft
+    context: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEntriesCommand:
+    principal: Principal
+    drafts: Sequence[EntryDraft]
+    context: RequestContext = field(default_factory=RequestContext)
+
+
+class EntryFactory:
+    """Turns a validated draft into revision 1 of a new entry, then lets plugins
+    prepare it; what identifies the entry is the server's, whatever plugins return."""
+
+    def __init__(self, processor: EntryProcessor, clock: Clock, ids: IdFactory) -> None:
+        self._processor = processor
+        self._clock = clock
+        self._ids = ids
+
+    async def create(
+        self, principal: Principal, draft: EntryDraft, context: RequestContext
+    ) -> Entry:
+        now = self._clock.now()
+        entry = Entry(
+            id=self._ids.new_id(),
+            tenant=principal.tenant,
+            action=draft.action,
+            outcome=draft.outcome,
+            actor=draft.actor or Actor(id=principal.subject),
+            target=draft.target,
+            occurred_at=draft.occurred_at or now,
+            recorded_at=now,
+            tags=draft.tags,
+            metadata=draft.metadata,
+        )
+        return await prepare(self._processor, entry, context)
+
+
+async def prepare(processor: EntryProcessor, entry: Entry, context: RequestContext) -> Entry:
+    """``processor.prepare``, with the server-assigned fields kept as they were."""
+    prepared = await processor.prepare(entry, context)
+    return replace(
+        prepared,
+        id=entry.id,
+        tenant=entry.tenant,
+        revision=entry.revision,
+        recorded_at=entry.recorded_at,
+        deleted=entry.deleted,
+    )
+
+
+class RecordEntry:
+    """Record one entry (scope audit:write). Returns it as stored, as the caller may see it.
+
+    The entry is durable and the tenant's cached queries are invalidated before this
+    returns."""
+
+    def __init__(
+        self,
+        repository: EntryRepository,
+        cache: QueryCache,
+        processor: EntryProcessor,
+        factory: EntryFactory,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._processor = processor
+        self._factory = factory
+
+    async def execute(self, command: RecordEntryCommand) -> Entry:
+        command.principal.require(Scope.WRITE)
+        entry = await self._factory.create(command.principal, command.draft, command.context)
+        await self._repository.append(entry)
+        await self._cache.invalidate(entry.tenant)
+        await self._processor.recorded(entry)
+        return await self._processor.redact_for_reader(entry, command.principal)
+
+
+class RecordEntries:
+    """Record a batch (scope audit:write): every entry is stored, or none is."""
+
+    def __init__(
+        self,
+        repository: EntryRepository,
+        cache: QueryCache,
+        processor: EntryProcessor,
+        factory: EntryFactory,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._processor = processor
+        self._factory = factory
+
+    async def execute(self, command: RecordEntriesCommand) -> list[Entry]:
+        command.principal.require(Scope.WRITE)
+        entries = [
+            await self._factory.create(command.principal, draft, command.context)
+            for draft in command.drafts
+        ]
+        if not entries:
+            return []
+        await self._repository.append_many(entries)
+        await self._cache.invalidate(command.principal.tenant)
+        for entry in entries:
+            await self._processor.recorded(entry)
+        return [await self._processor.redact_for_reader(e, command.principal) for e in entries]

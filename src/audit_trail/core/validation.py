@@ -1,0 +1,208 @@
+"""Turns a client's decoded JSON into an ``EntryDraft``, or names every offending field."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from audit_trail.core.checks import ErrorCollector, text
+from audit_trail.core.errors import ValidationFailed
+from audit_trail.core.model import Actor, EntryDraft, Outcome, Target
+from audit_trail.core.timestamps import parse_timestamp
+
+ACTION_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
+MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 8
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 100
+MAX_NAME_LENGTH = 200
+MAX_ID_LENGTH = 200
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+ENTRY_FIELDS = frozenset(
+    {"action", "outcome", "actor", "target", "occurred_at", "tags", "metadata"}
+)
+ACTOR_FIELDS = frozenset({"id", "type", "name"})
+TARGET_FIELDS = frozenset({"type", "id", "name"})
+
+T = TypeVar("T")
+
+
+def validate_entry(payload: object) -> EntryDraft:
+    """Validate an entry as sent (POST body, PUT body, one item of a batch).
+
+    Raises ``ValidationFailed`` listing every offending field.
+    """
+    errors = ErrorCollector()
+    if not isinstance(payload, Mapping):
+        raise ValidationFailed.single("", "the entry must be a JSON object")
+    _reject_unknown(errors, payload, ENTRY_FIELDS, prefix="")
+
+    action = None
+    if "action" not in payload:
+        errors.add("action", "is required")
+    else:
+        action = errors.check("action", payload["action"], _action)
+    outcome = errors.check("outcome", payload.get("outcome", "success"), _outcome)
+    actor = _optional_object(errors, payload, "actor", ACTOR_FIELDS, _actor)
+    target = _optional_object(errors, payload, "target", TARGET_FIELDS, _target)
+    occurred_at = None
+    if payload.get("occurred_at") is not None:
+        occurred_at = errors.check("occurred_at", payload["occurred_at"], parse_timestamp)
+    tags = _tags(errors, payload.get("tags"))
+    metadata = _metadata(errors, payload.get("metadata"))
+
+    errors.raise_if_any()
+    assert action is not None
+    assert outcome is not None
+    return EntryDraft(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        target=target,
+        occurred_at=occurred_at,
+        tags=tags,
+        metadata=metadata,
+    )
+
+
+def _reject_unknown(
+    errors: ErrorCollector, obj: Mapping[Any, Any], allowed: frozenset[str], prefix: str
+) -> None:
+    for key in obj:
+        if key not in allowed:
+            errors.add(f"{prefix}{key}", "unknown field")
+
+
+def _action(value: Any) -> str:
+    if not isinstance(value, str) or not ACTION_PATTERN.fullmatch(value):
+        raise ValueError("must be 1-200 characters of letters, digits and _ . : / -")
+    return value
+
+
+def _outcome(value: Any) -> Outcome:
+    return Outcome.parse(value)
+
+
+def _optional_object(
+    errors: ErrorCollector,
+    payload: Mapping[str, Any],
+    name: str,
+    allowed: frozenset[str],
+    build: Callable[[ErrorCollector, Mapping[str, Any]], T | None],
+) -> T | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        errors.add(name, "must be a JSON object")
+        return None
+    _reject_unknown(errors, value, allowed, prefix=f"{name}.")
+    return build(errors, value)
+
+
+def _actor(errors: ErrorCollector, value: Mapping[str, Any]) -> Actor | None:
+    if "id" not in value:
+        errors.add("actor.id", "is required")
+    actor_id = errors.check("actor.id", value.get("id"), _required_id)
+    kind = errors.check("actor.type", value.get("type"), _optional_name)
+    name = errors.check("actor.name", value.get("name"), _optional_name)
+    return Actor(id=actor_id, type=kind, name=name) if actor_id else None
+
+
+def _target(errors: ErrorCollector, value: Mapping[str, Any]) -> Target | None:
+    for key in ("type", "id"):
+        if key not in value:
+            errors.add(f"target.{key}", "is required")
+    kind = errors.check("target.type", value.get("type"), _required_id)
+    target_id = errors.check("target.id", value.get("id"), _required_id)
+    name = errors.check("target.name", value.get("name"), _optional_name)
+    return Target(type=kind, id=target_id, name=name) if kind and target_id else None
+
+
+def _required_id(value: Any) -> str:
+    return text(value, max_length=MAX_ID_LENGTH)
+
+
+def _optional_name(value: Any) -> str | None:
+    return None if value is None else text(value, max_length=MAX_NAME_LENGTH)
+
+
+def _tags(errors: ErrorCollector, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        errors.add("tags", "must be a list of strings")
+        return ()
+    if len(value) > MAX_TAGS:
+        errors.add("tags", f"must hold at most {MAX_TAGS} tags")
+        return ()
+    tags = [errors.check(f"tags[{i}]", tag, _tag) for i, tag in enumerate(value)]
+    return tuple(tag for tag in tags if tag is not None)
+
+
+def _tag(value: Any) -> str:
+    return text(value, max_length=MAX_TAG_LENGTH)
+
+
+def _metadata(errors: ErrorCollector, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        errors.add("metadata", "must be a JSON object")
+        return {}
+    before = len(errors.items)
+    _check_json(errors, value, "metadata", depth=1)
+    if len(errors.items) > before:
+        return {}
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        errors.add("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, not {size}")
+        return {}
+    return dict(value)
+
+
+def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> None:
+    if isinstance(value, Mapping):
+        if depth > MAX_METADATA_DEPTH:
+            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
+            return
+        for key, item in value.items():
+            child = f"{path}.{key}"
+            if not isinstance(key, str):
+                errors.add(path, "keys must be strings")
+            elif problem := _key_problem(key):
+                errors.add(child, problem)
+            else:
+                _check_json(errors, item, child, depth + 1)
+    elif isinstance(value, list):
+        if depth > MAX_METADATA_DEPTH:
+            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
+            return
+        for index, item in enumerate(value):
+            _check_json(errors, item, f"{path}[{index}]", depth + 1)
+    elif isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            errors.add(path, "integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            errors.add(path, "numbers must be finite")
+    else:
+        errors.add(path, "must be a JSON value")
+
+
+def _key_problem(key: str) -> str | None:
+    if not key:
+        return "keys must not be empty"
+    if key.startswith("$"):
+        return "keys must not start with '$'"
+    if "." in key:
+        return "keys must not contain '.'"
+    if "\x00" in key:
+        return "keys must not contain NUL characters"
+    return None

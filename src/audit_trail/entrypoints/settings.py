@@ -1,0 +1,170 @@
+"""Settings: ``AUDIT_*`` environment variables over an optional TOML file over defaults.
+
+``AUDIT_CONFIG_FILE`` names the TOML file; its keys are the field names below
+(``storage = "mongo"``). Environment variables win over the file. A bad value stops
+start-up with one ``SettingsError`` line that names the setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "AUDIT_"
+CONFIG_FILE_VARIABLE = "AUDIT_CONFIG_FILE"
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # storage
+    storage: Literal["sqlite", "memory", "mongo"] = "sqlite"
+    sqlite_path: Path = Path("audit-trail.db")
+    mongo_uri: str = "mongodb://127.0.0.1:27017"
+    mongo_database: str = "audit_trail"
+    mongo_write_concern: str = "majority"  # "majority" or a number of nodes
+    mongo_journal: bool = True
+    mongo_timeout_ms: int = 2000
+    # query cache
+    cache: Literal["memory", "redis", "none"] = "memory"
+    cache_ttl_seconds: int = 60
+    cache_max_entries: int = 10_000
+    cache_max_bytes: int = 64 * MIB
+    cache_max_page_bytes: int = 1 * MIB
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_ms: int = 50
+    redis_key_prefix: str = "audit-trail"
+    redis_breaker_seconds: float = 5.0
+    # auth
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None  # PEM text
+    jwt_jwks_file: Path | None = None
+    jwt_algorithms: tuple[str, ...] = ()  # empty: chosen by the kind of key
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 30
+    tenant_claim: str = "tenant"
+    default_tenant: str | None = None
+    dev_key_file: Path = Path(".audit-trail/dev-signing-key")
+    cursor_secret: str | None = None  # default: derived from the signing key
+    # HTTP
+    max_body_bytes: int = 1 * MIB
+    max_batch_entries: int = 1000
+    trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
+    # plugins
+    plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
+    pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
+    pii_patterns: tuple[str, ...] = ()  # extra regular expressions to mask
+    # process
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        for name in (
+            "mongo_timeout_ms",
+            "cache_ttl_seconds",
+            "cache_max_entries",
+            "cache_max_bytes",
+            "cache_max_page_bytes",
+            "redis_timeout_ms",
+            "max_body_bytes",
+            "max_batch_entries",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)}: must be a positive number")
+        if self.jwt_leeway_seconds < 0:
+            raise SettingsError("AUDIT_JWT_LEEWAY_SECONDS: must not be negative")
+        if self.log_level.upper() not in logging.getLevelNamesMapping():
+            raise SettingsError(f"AUDIT_LOG_LEVEL: unknown level {self.log_level!r}")
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from ``environ`` (usually ``os.environ``) and the TOML file it names."""
+    values: dict[str, Any] = {}
+    config_file = environ.get(CONFIG_FILE_VARIABLE)
+    if config_file:
+        values.update(_read_toml(Path(config_file)))
+    known = {f.name: f for f in fields(Settings)}
+    for variable, raw in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_FILE_VARIABLE:
+            continue
+        name = variable[len(ENV_PREFIX) :].lower()
+        if name not in known:
+            log.warning("ignoring unknown setting %s", variable)
+            continue
+        values[name] = raw
+    hints = typing.get_type_hints(Settings)
+    converted = {name: _convert(name, hints[name], value) for name, value in values.items()}
+    return Settings(**converted)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE}: {path} is not valid TOML: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    for key in data:
+        if key not in known:
+            raise SettingsError(f"{CONFIG_FILE_VARIABLE}: unknown setting {key!r} in {path}")
+    return data
+
+
+def _env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _convert(name: str, hint: Any, value: Any) -> Any:
+    """``value`` (a string from the environment, or a TOML value) as type ``hint``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):  # X | None
+        if value is None or value == "":
+            return None
+        (hint,) = [arg for arg in args if arg is not type(None)]
+        return _convert(name, hint, value)
+    if origin is Literal:
+        if value not in args:
+            choices = " | ".join(str(a) for a in args)
+            raise SettingsError(f"{_env_name(name)}: must be one of {choices}, not {value!r}")
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise SettingsError(f"{_env_name(name)}: must be a comma-separated list")
+    try:
+        if hint is bool:
+            return _boolean(value)
+        if hint in (int, float) and isinstance(value, bool):
+            raise ValueError
+        return hint(value)
+    except (TypeError, ValueError):
+        kind = {int: "an integer", float: "a number", bool: "true or false"}.get(hint, "text")
+        raise SettingsError(f"{_env_name(name)}: must be {kind}, not {value!r}") from None
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
