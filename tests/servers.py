@@ -74,12 +74,22 @@ def find_redis_server() -> Path:
     return Path(found)
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def _read_lines(path: Path) -> list[str]:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-    return "\n".join(text.splitlines()[-lines:])
+        return [f"<cannot read {path}: {exc}>"]
+
+
+def _log_report(path: Path, lines: int = 30) -> str:
+    """The tail of a log, preceded by its error lines (mongod buries them early)."""
+    text = _read_lines(path)
+    # mongod logs JSON with a severity field; "E" is error and "F" fatal.
+    errors = [line for line in text if '"s":"E"' in line or '"s":"F"' in line][-10:]
+    report = f"--- tail of {path.name} ---\n" + "\n".join(text[-lines:])
+    if errors:
+        report = f"--- errors in {path.name} ---\n" + "\n".join(errors) + "\n" + report
+    return report
 
 
 _RUNNING: set[_ServerProcess] = set()
@@ -212,14 +222,17 @@ class _ServerProcess:
         state = "still running" if status is None else f"exited with status {status}"
         return ServerStartError(
             f"{self.name} on {HOST}:{self.port} {reason} ({state}); folder {self.folder}\n"
-            f"--- tail of {self.log_path.name} ---\n{_tail(self.log_path)}\n"
-            f"--- tail of {self.output_path.name} ---\n{_tail(self.output_path)}"
+            f"{_log_report(self.log_path)}\n{_log_report(self.output_path, lines=10)}"
         )
 
     def _check_answered_by_me(self, answered_pid: object) -> None:
         # Another process on the same port (a lost free_port race, a leftover
         # server) must not pass for ours.
         if answered_pid != self.pid:
+            # Ours has most likely failed to bind; let it exit and log why.
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=5)
             raise self._failure(f"port is answered by another process (pid {answered_pid})")
 
     def _check_alive(self) -> None:
@@ -284,10 +297,6 @@ class MongodServer(_ServerProcess):
                 self.replica_set,
                 "--oplogSize",
                 "128",
-                # A lone primary cannot find a successor to step down to; do not
-                # spend the default 15 s trying on SIGTERM.
-                "--setParameter",
-                "shutdownTimeoutMillisForSignaledShutdown=500",
             ]
         return command
 
@@ -353,7 +362,9 @@ class RedisServer(_ServerProcess):
 
     name = "redis"
 
-    def __init__(self, folder: Path, *, port: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, port: int | None = None, binary: Path | None = None
+    ) -> None:
         super().__init__(folder, port)
         self.binary = find_redis_server() if binary is None else binary
 

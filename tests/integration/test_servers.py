@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from pymongo import MongoClient, WriteConcern
+from pymongo import WriteConcern
 
 from tests.servers import MongodServer, RedisServer, ServerStartError
 
@@ -114,15 +114,16 @@ def test_redis_stop_then_start_on_same_port(own_redis: RedisServer) -> None:
 
 
 def test_start_failure_raises_with_log_tail(tmp_path: Path) -> None:
-    blocker = RedisServer(tmp_path / "first")
-    with blocker:
-        taken = RedisServer(tmp_path / "second", port=blocker.port)
-        with pytest.raises(ServerStartError, match=r"(?s)(exited before it was ready|another process).*tail of"):
-            taken.start(timeout=20)
-        assert not taken.running
+    with RedisServer(tmp_path / "first") as blocker:
+        second_redis = RedisServer(tmp_path / "second", port=blocker.port)
+        with pytest.raises(ServerStartError, match="Address already in use"):
+            second_redis.start(timeout=20)
+        assert not second_redis.running
+
+        mongod = MongodServer(tmp_path / "mongod", port=blocker.port)
+        with pytest.raises(ServerStartError, match=r"(?s)errors in mongod\.log.*in use"):
+            mongod.start(timeout=20)
+        assert not mongod.running
+        assert mongod.returncode == 48  # mongod's exit code for a listener error
+
         assert blocker.running
-
-
-def test_client_type_is_sync_pymongo(mongod_server: MongodServer) -> None:
-    with mongod_server.client() as client:
-        assert isinstance(client, MongoClient)
