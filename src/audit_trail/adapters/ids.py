@@ -26,12 +26,15 @@ def encode_base32(value: int, length: int) -> str:
 class UlidIdFactory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._last_millis = -1
         self._last_random = 0
 
     def new_id(self) -> str:
         with self._lock:
             millis = time.time_ns() // 1_000_000
+            if os.getpid() != self._pid:  # a forked copy: don't continue the parent's sequence
+                self._pid, self._last_millis = os.getpid(), -1
             if millis <= self._last_millis:
                 millis = self._last_millis
                 random_part = self._last_random + 1

@@ -17,6 +17,10 @@ class ErrorCollector:
         self.items: list[FieldError] = []
 
     def add(self, field: str, message: str) -> None:
+        # a field path built from a client's key may hold lone surrogates: escape them,
+        # so that the error itself can be encoded as UTF-8 JSON
+        if not is_unicode(field):
+            field = field.encode("utf-8", "backslashreplace").decode()
         self.items.append(FieldError(field, message))
 
     def check(self, field: str, value: Any, parse: Callable[[Any], T]) -> T | None:
@@ -40,4 +44,16 @@ def text(value: Any, *, max_length: int) -> str:
         raise ValueError(f"must be at most {max_length} characters")
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not is_unicode(value):
+        raise ValueError("must be valid Unicode (no lone surrogates)")
     return value
+
+
+def is_unicode(value: str) -> bool:
+    """False for strings holding lone surrogates (JSON's ``"\\ud800"`` decodes to one),
+    which cannot be encoded as UTF-8 and so cannot be stored or sized."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

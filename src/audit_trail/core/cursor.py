@@ -54,4 +54,9 @@ def _b64(data: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not text.isascii():
         raise ValueError
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # the decoder skips stray characters and ignores a last character's spare bits:
+    # accept only the one text that encodes ``data``, so every altered cursor is refused
+    if _b64(data) != text:
+        raise ValueError
+    return data

@@ -194,7 +194,10 @@ def _action_filter(raw: str) -> tuple[str | None, str | None]:
 
 
 def _limit(raw: str) -> int:
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # the length check first: int() of thousands of digits fails with its own message
+    if not raw.isascii() or not raw.isdigit() or len(raw.lstrip("0")) > 4:
+        raise ValueError(f"must be an integer from 1 to {MAX_LIMIT}")
+    if not 1 <= int(raw) <= MAX_LIMIT:
         raise ValueError(f"must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

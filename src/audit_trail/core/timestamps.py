@@ -11,7 +11,10 @@ def to_utc_millis(moment: datetime) -> datetime:
     """The same instant in UTC, truncated to the millisecond. ``moment`` must be aware."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a timezone is required")
-    utc = moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("is out of range in UTC") from None
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
@@ -29,7 +32,8 @@ def parse_timestamp(text: str) -> datetime:
 def format_timestamp(moment: datetime) -> str:
     """``2026-11-28T09:30:00.123Z``: fixed width, so the text sorts like the instant."""
     utc = to_utc_millis(moment)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # not strftime: its %Y does not zero-pad years before 1000 on glibc
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def to_epoch_millis(moment: datetime) -> int:

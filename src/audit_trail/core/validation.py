@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from audit_trail.core.checks import ErrorCollector, text
+from audit_trail.core.checks import ErrorCollector, is_unicode, text
 from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.model import Actor, EntryDraft, Outcome, Target
 from audit_trail.core.timestamps import parse_timestamp
@@ -105,22 +105,25 @@ def _optional_object(
 
 
 def _actor(errors: ErrorCollector, value: Mapping[str, Any]) -> Actor | None:
-    if "id" not in value:
-        errors.add("actor.id", "is required")
-    actor_id = errors.check("actor.id", value.get("id"), _required_id)
+    actor_id = _required(errors, value, "id", "actor.")
     kind = errors.check("actor.type", value.get("type"), _optional_name)
     name = errors.check("actor.name", value.get("name"), _optional_name)
     return Actor(id=actor_id, type=kind, name=name) if actor_id else None
 
 
 def _target(errors: ErrorCollector, value: Mapping[str, Any]) -> Target | None:
-    for key in ("type", "id"):
-        if key not in value:
-            errors.add(f"target.{key}", "is required")
-    kind = errors.check("target.type", value.get("type"), _required_id)
-    target_id = errors.check("target.id", value.get("id"), _required_id)
+    kind = _required(errors, value, "type", "target.")
+    target_id = _required(errors, value, "id", "target.")
     name = errors.check("target.name", value.get("name"), _optional_name)
     return Target(type=kind, id=target_id, name=name) if kind and target_id else None
+
+
+def _required(errors: ErrorCollector, obj: Mapping[str, Any], key: str, prefix: str) -> str | None:
+    """One error for an absent key, not two ("is required" and "must be a string")."""
+    if key not in obj:
+        errors.add(f"{prefix}{key}", "is required")
+        return None
+    return errors.check(f"{prefix}{key}", obj[key], _required_id)
 
 
 def _required_id(value: Any) -> str:
@@ -184,7 +187,10 @@ def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> No
             return
         for index, item in enumerate(value):
             _check_json(errors, item, f"{path}[{index}]", depth + 1)
-    elif isinstance(value, bool) or value is None or isinstance(value, str):
+    elif isinstance(value, str):
+        if not is_unicode(value):
+            errors.add(path, "strings must be valid Unicode (no lone surrogates)")
+    elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
@@ -205,4 +211,6 @@ def _key_problem(key: str) -> str | None:
         return "keys must not contain '.'"
     if "\x00" in key:
         return "keys must not contain NUL characters"
+    if not is_unicode(key):
+        return "keys must be valid Unicode (no lone surrogates)"
     return None
