@@ -1,0 +1,212 @@
+"""The composition root: every adapter, use case and the HTTP layer, wired from Settings.
+
+Nothing is built at import time. ``build_container(settings)`` makes a container;
+the app's startup awaits ``init_resources()`` (opening storage and cache) and then
+resolves ``http_api``; its shutdown awaits ``shutdown_resources()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import inspect
+import logging
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
+from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
+from audit_trail.adapters.clock import SystemClock
+from audit_trail.adapters.ids import UlidIdFactory
+from audit_trail.core import CursorCodec
+from audit_trail.core.usecases import (
+    AmendEntry,
+    DeleteEntry,
+    EntryHistory,
+    GetEntry,
+    QueryEntries,
+    RecordEntries,
+    RecordEntry,
+)
+from audit_trail.core.usecases.record import EntryFactory
+from audit_trail.entrypoints.http.api import HttpApi
+from audit_trail.entrypoints.http.auth import BearerAuthenticator
+from audit_trail.entrypoints.http.entries import EntryEndpoints
+from audit_trail.entrypoints.http.meta import MetaEndpoints
+from audit_trail.entrypoints.http.openapi import build_openapi
+from audit_trail.entrypoints.resources import open_query_cache, open_repository
+from audit_trail.entrypoints.settings import Settings, SettingsError
+from audit_trail.plugins.manager import build_plugin_manager, plugin_config
+from audit_trail.plugins.processor import PluggyEntryProcessor
+
+log = logging.getLogger(__name__)
+
+_CURSOR_LABEL = b"audit-trail cursor secret v1"
+
+
+def jwt_config(settings: Settings) -> JwtConfig:
+    """How tokens are verified. With no key configured: the development key file,
+    created on first use (the one ``audit-trail token`` signs with)."""
+    secret = settings.jwt_secret
+    if not _has_configured_key(settings):
+        secret = load_or_create_dev_key(settings.dev_key_file)
+    try:
+        return JwtConfig(
+            secret=secret,
+            public_key=settings.jwt_public_key,
+            jwks_file=settings.jwt_jwks_file,
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            tenant_claim=settings.tenant_claim,
+            default_tenant=settings.default_tenant,
+        )
+    except KeyConfigError as exc:
+        raise SettingsError(f"{_key_setting(settings)}: {exc}") from None
+
+
+def build_token_verifier(config: JwtConfig, settings: Settings) -> PyJWTTokenVerifier:
+    try:
+        return PyJWTTokenVerifier(config)
+    except KeyConfigError as exc:
+        raise SettingsError(f"{_key_setting(settings)}: {exc}") from None
+
+
+def build_cursor_codec(config: JwtConfig, settings: Settings) -> CursorCodec:
+    """``AUDIT_CURSOR_SECRET``, or a secret derived (HMAC-SHA256) from the JWT key."""
+    if settings.cursor_secret is not None:
+        secret = settings.cursor_secret.encode()
+        if len(secret) < 16:
+            raise SettingsError("AUDIT_CURSOR_SECRET: must be at least 16 bytes")
+        return CursorCodec(secret)
+    if config.secret is not None:
+        material = config.secret.encode()
+    else:
+        # Public key material: cursors stay valid across instances and restarts, but
+        # anyone holding the key could forge one (a position in their own query only).
+        log.warning("AUDIT_CURSOR_SECRET is not set; deriving it from the public JWT key")
+        if config.public_key is not None:
+            material = config.public_key.encode()
+        else:
+            assert config.jwks_file is not None
+            material = config.jwks_file.read_bytes()
+    return CursorCodec(hmac.new(material, _CURSOR_LABEL, hashlib.sha256).digest())
+
+
+def _has_configured_key(settings: Settings) -> bool:
+    keys = (settings.jwt_secret, settings.jwt_public_key, settings.jwt_jwks_file)
+    return any(key is not None for key in keys)
+
+
+def _key_setting(settings: Settings) -> str:
+    if settings.jwt_algorithms:
+        return "AUDIT_JWT_ALGORITHMS"
+    configured = [
+        name
+        for name, value in (
+            ("AUDIT_JWT_SECRET", settings.jwt_secret),
+            ("AUDIT_JWT_PUBLIC_KEY", settings.jwt_public_key),
+            ("AUDIT_JWT_JWKS_FILE", settings.jwt_jwks_file),
+        )
+        if value is not None
+    ]
+    return " / ".join(configured) or "AUDIT_DEV_KEY_FILE"
+
+
+def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
+    """The plugins (entry points and ``AUDIT_PLUGINS``), configured from ``settings``."""
+    return PluggyEntryProcessor(build_plugin_manager(settings.plugins, plugin_config(settings)))
+
+
+def build_http_api(
+    entries: EntryEndpoints,
+    meta: MetaEndpoints,
+    authenticator: BearerAuthenticator,
+    settings: Settings,
+) -> HttpApi:
+    return HttpApi(
+        {**entries.endpoints(), **meta.endpoints()},
+        authenticator,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    """Every provider of the service. ``settings`` is the one input."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    # clients, opened on startup and closed on shutdown
+    repository = providers.Resource(open_repository, settings)
+    cache = providers.Resource(open_query_cache, settings)
+
+    # adapters
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UlidIdFactory)
+    processor = providers.Singleton(build_entry_processor, settings)
+    jwt = providers.Singleton(jwt_config, settings)
+    verifier = providers.Singleton(build_token_verifier, jwt, settings)
+    cursors = providers.Singleton(build_cursor_codec, jwt, settings)
+
+    # use cases
+    entry_factory = providers.Singleton(EntryFactory, processor, clock, ids)
+    record_entry = providers.Singleton(RecordEntry, repository, cache, processor, entry_factory)
+    record_entries = providers.Singleton(RecordEntries, repository, cache, processor, entry_factory)
+    get_entry = providers.Singleton(GetEntry, repository, processor)
+    query_entries = providers.Singleton(QueryEntries, repository, cache, processor, cursors)
+    amend_entry = providers.Singleton(AmendEntry, repository, cache, processor, clock)
+    delete_entry = providers.Singleton(DeleteEntry, repository, cache, clock)
+    entry_history = providers.Singleton(EntryHistory, repository, processor)
+
+    # the HTTP layer
+    openapi = providers.Singleton(
+        build_openapi, max_batch_entries=settings.provided.max_batch_entries
+    )
+    entry_endpoints = providers.Singleton(
+        EntryEndpoints,
+        record=record_entry,
+        record_many=record_entries,
+        get=get_entry,
+        query=query_entries,
+        amend=amend_entry,
+        delete=delete_entry,
+        history=entry_history,
+        max_batch_entries=settings.provided.max_batch_entries,
+    )
+    meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
+    authenticator = providers.Singleton(BearerAuthenticator, verifier)
+    http_api = providers.Singleton(
+        build_http_api, entry_endpoints, meta_endpoints, authenticator, settings
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+async def start(container: Container) -> HttpApi:
+    """Open the resources and build the HTTP layer (both apps call this on startup)."""
+    await _resolved(container.init_resources())
+    try:
+        return await current_api(container)
+    except BaseException:
+        await stop(container)
+        raise
+
+
+async def current_api(container: Container) -> HttpApi:
+    """The HTTP layer of a started container."""
+    api: HttpApi = await _resolved(container.http_api())
+    return api
+
+
+async def stop(container: Container) -> None:
+    """Close the resources (both apps call this on shutdown)."""
+    await _resolved(container.shutdown_resources())
+
+
+async def _resolved(value: Any) -> Any:
+    """Providers that depend on an async resource hand out awaitables."""
+    return await value if inspect.isawaitable(value) else value

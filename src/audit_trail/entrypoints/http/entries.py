@@ -1,0 +1,130 @@
+"""The endpoints of /entries: parse, call a use case, render. Nothing framework-specific."""
+
+from __future__ import annotations
+
+from audit_trail.core import Entry, parse_query, validate_entry
+from audit_trail.core.ports import RequestContext
+from audit_trail.core.serialization import entry_to_json
+from audit_trail.core.usecases import (
+    AmendEntry,
+    AmendEntryCommand,
+    DeleteEntry,
+    DeleteEntryCommand,
+    EntryHistory,
+    EntryHistoryQuery,
+    GetEntry,
+    GetEntryQuery,
+    QueryEntries,
+    QueryEntriesQuery,
+    RecordEntries,
+    RecordEntriesCommand,
+    RecordEntry,
+    RecordEntryCommand,
+)
+from audit_trail.entrypoints.http.batch import validate_batch
+from audit_trail.entrypoints.http.body import json_body
+from audit_trail.entrypoints.http.conditional import etag, when_matching
+from audit_trail.entrypoints.http.messages import (
+    HttpRequest,
+    HttpResponse,
+    empty_response,
+    json_response,
+)
+from audit_trail.entrypoints.http.paths import entry_location
+from audit_trail.entrypoints.http.routes import Call, Endpoint
+
+# Credentials never reach plugins: they have no use for them, and must not log them.
+_PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _context(request: HttpRequest) -> RequestContext:
+    headers = {k: v for k, v in request.headers.items() if k not in _PRIVATE_HEADERS}
+    return RequestContext(client_ip=request.client_ip, headers=headers)
+
+
+def _one(status: int, entry: Entry, *headers: tuple[str, str]) -> HttpResponse:
+    return json_response(status, entry_to_json(entry), (*headers, etag(entry)))
+
+
+def _many(status: int, entries: list[Entry]) -> HttpResponse:
+    return json_response(status, {"items": [entry_to_json(e) for e in entries]})
+
+
+class EntryEndpoints:
+    """Receives the use cases; never reaches into the container."""
+
+    def __init__(
+        self,
+        *,
+        record: RecordEntry,
+        record_many: RecordEntries,
+        get: GetEntry,
+        query: QueryEntries,
+        amend: AmendEntry,
+        delete: DeleteEntry,
+        history: EntryHistory,
+        max_batch_entries: int,
+    ) -> None:
+        self._record = record
+        self._record_many = record_many
+        self._get = get
+        self._query = query
+        self._amend = amend
+        self._delete = delete
+        self._history = history
+        self._max_batch_entries = max_batch_entries
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        return {
+            "recordEntry": self.record_entry,
+            "recordEntries": self.record_entries,
+            "queryEntries": self.query_entries,
+            "getEntry": self.get_entry,
+            "amendEntry": self.amend_entry,
+            "deleteEntry": self.delete_entry,
+            "getEntryHistory": self.entry_history,
+        }
+
+    async def record_entry(self, call: Call) -> HttpResponse:
+        draft = validate_entry(json_body(call.request))
+        command = RecordEntryCommand(call.caller, draft, _context(call.request))
+        entry = await self._record.execute(command)
+        return _one(201, entry, ("location", entry_location(entry.id)))
+
+    async def record_entries(self, call: Call) -> HttpResponse:
+        drafts = validate_batch(json_body(call.request), self._max_batch_entries)
+        command = RecordEntriesCommand(call.caller, drafts, _context(call.request))
+        return _many(201, await self._record_many.execute(command))
+
+    async def query_entries(self, call: Call) -> HttpResponse:
+        request = parse_query(call.request.query)
+        result = await self._query.execute(QueryEntriesQuery(call.caller, request))
+        items = [entry_to_json(e) for e in result.items]
+        return json_response(200, {"items": items, "next_cursor": result.next_cursor})
+
+    async def get_entry(self, call: Call) -> HttpResponse:
+        query = GetEntryQuery(call.caller, call.path_param("entry_id"))
+        return _one(200, await self._get.execute(query))
+
+    async def amend_entry(self, call: Call) -> HttpResponse:
+        draft = validate_entry(json_body(call.request))
+        entry_id, context = call.path_param("entry_id"), _context(call.request)
+
+        async def amend(revision: int | None) -> Entry:
+            command = AmendEntryCommand(call.caller, entry_id, draft, revision, context)
+            return await self._amend.execute(command)
+
+        return _one(200, await when_matching(call.request, amend))
+
+    async def delete_entry(self, call: Call) -> HttpResponse:
+        entry_id = call.path_param("entry_id")
+
+        async def delete(revision: int | None) -> None:
+            await self._delete.execute(DeleteEntryCommand(call.caller, entry_id, revision))
+
+        await when_matching(call.request, delete)
+        return empty_response(204)
+
+    async def entry_history(self, call: Call) -> HttpResponse:
+        query = EntryHistoryQuery(call.caller, call.path_param("entry_id"))
+        return _many(200, await self._history.execute(query))

@@ -1,0 +1,84 @@
+"""The framework-neutral request and response that the shared HTTP layer works on.
+
+Both apps build an ``HttpRequest`` from the raw ASGI pieces (query string, header
+pairs) with ``build_request``, so that parsing happens once, here, identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One request. ``headers`` have lower-case names (repeated ones joined by ``, ``);
+    ``query`` maps each parameter name to all its values, in order."""
+
+    method: str
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    client_ip: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """One response: status, headers (in order, names as sent) and the body bytes."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+def build_request(
+    *,
+    method: str,
+    path_params: Mapping[str, str],
+    raw_query: bytes,
+    raw_headers: Iterable[tuple[bytes, bytes]],
+    body: bytes,
+    client: tuple[str, int] | list[Any] | None,
+) -> HttpRequest:
+    """An ``HttpRequest`` from the ASGI scope's pieces and the body read so far."""
+    query: dict[str, list[str]] = {}
+    pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, errors="replace")
+    for name, value in pairs:
+        query.setdefault(name, []).append(value)
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return HttpRequest(
+        method=method.upper(),
+        path_params=dict(path_params),
+        query=query,
+        headers=headers,
+        body=body,
+        client_ip=str(client[0]) if client else None,
+    )
+
+
+def json_response(
+    status: int, data: object, headers: Iterable[tuple[str, str]] = ()
+) -> HttpResponse:
+    return HttpResponse(status, (("content-type", JSON), *headers), msgspec.json.encode(data))
+
+
+def empty_response(status: int, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
+    return HttpResponse(status, tuple(headers))

@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document, built once from the routing table and the schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit_trail.core import Outcome, SortOrder
+from audit_trail.core.query import DEFAULT_LIMIT, MAX_LIMIT
+from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
+from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
+from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
+from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref
+
+QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
+    "actor_id": ("Entries by this actor.", {"type": "string"}),
+    "actor_type": ("Entries by actors of this type.", {"type": "string"}),
+    "action": ("This action exactly, or a prefix ending in `*`.", {"type": "string"}),
+    "target_type": ("Entries on targets of this type.", {"type": "string"}),
+    "target_id": ("Entries on this target.", {"type": "string"}),
+    "outcome": (
+        "Entries with this outcome.",
+        {"enum": [o.value for o in Outcome]},
+    ),
+    "tag": ("Entries carrying this tag.", {"type": "string"}),
+    "since": ("occurred_at at or after (ISO 8601).", {"type": "string", "format": "date-time"}),
+    "until": ("occurred_at at or before (ISO 8601).", {"type": "string", "format": "date-time"}),
+    "sort": ("Order by occurred_at.", {"enum": [s.value for s in SortOrder]}),
+    "limit": (
+        "Page size.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ),
+    "cursor": ("`next_cursor` of the previous page (opaque).", {"type": "string"}),
+}
+
+
+def _problem(kind: ProblemType, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": f"{kind.title}: {kind.description}",
+        "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _problems_of(route: Route) -> dict[str, Any]:
+    kinds = {k.slug: k for k in PROBLEM_TYPES}
+    slugs = ["body-too-large"]
+    if route.scope is not None:
+        slugs += ["unauthenticated", "forbidden", "storage-unavailable"]
+    if route.body is not None:
+        slugs += ["malformed-request", "unsupported-media-type", "validation-failed"]
+    if route.operation == "queryEntries":
+        slugs.append("validation-failed")
+    if route.path_params:
+        slugs.append("not-found")
+    if route.conditional:
+        slugs += ["precondition-failed", "conflict"]
+    problems: dict[str, Any] = {}
+    for slug in slugs:
+        kind = kinds[slug]
+        header = None
+        if slug == "unauthenticated":
+            header = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if slug == "storage-unavailable":
+            header = {"Retry-After": {"schema": {"type": "integer"}}}
+        problems[str(kind.status)] = _problem(kind, header)
+    problems["default"] = _problem(kinds["internal-error"])
+    return problems
+
+
+def _success(route: Route) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": route.summary}
+    if route.status == 204:
+        return response
+    schema: Schema = ref(route.response) if route.response else {"type": "object"}
+    if route.media_type != JSON:
+        schema = {"type": "string"}
+    response["content"] = {route.media_type: {"schema": schema}}
+    headers: dict[str, Any] = {}
+    if route.response == "Entry":
+        headers["ETag"] = {
+            "description": "The revision, as a strong tag.",
+            "schema": {"type": "string"},
+        }
+    if route.operation == "recordEntry":
+        headers["Location"] = {"schema": {"type": "string"}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.path_params
+    ]
+    if route.operation == "queryEntries":
+        params += [
+            {"name": name, "in": "query", "description": text, "schema": schema}
+            for name, (text, schema) in QUERY_PARAMETERS.items()
+        ]
+    if route.conditional:
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "description": "Apply only if the entry is still at this ETag (or `*`).",
+                "schema": {"type": "string"},
+            }
+        )
+    return params
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.operation,
+        "summary": route.summary,
+        "tags": ["entries" if route.scope else "service"],
+        "security": [{"bearerAuth": [route.scope.value]}] if route.scope else [],
+        "responses": {str(route.status): _success(route), **_problems_of(route)},
+    }
+    if parameters := _parameters(route):
+        operation["parameters"] = parameters
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": ref(route.body)}},
+        }
+    return operation
+
+
+def build_openapi(
+    *, max_batch_entries: int, version: str = "0.1.0", routes: RouteTable = ROUTES
+) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes.routes:
+        paths.setdefault(route.full_path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "audit-trail",
+            "version": version,
+            "description": "Record who did what to which resource; query it back per tenant.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": component_schemas(max_batch_entries),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

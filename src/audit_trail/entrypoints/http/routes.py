@@ -1,0 +1,168 @@
+"""The one routing table. Both apps register every path of it, for every method,
+and hand the request to ``HttpApi``, which picks the route or answers 405."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from audit_trail.core import Principal, Scope, Unauthenticated
+from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
+from audit_trail.entrypoints.http.paths import BASE_PATH
+
+# Every method the apps route to the shared layer, so that 405 (and its ``Allow``)
+# is decided here, never by a framework's automatic HEAD/OPTIONS handling.
+ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What an endpoint gets: the request, and who made it (None on public routes)."""
+
+    request: HttpRequest
+    principal: Principal | None = None
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:  # only reachable if a route lost its scope
+            raise Unauthenticated("a bearer token is required")
+        return self.principal
+
+    def path_param(self, name: str) -> str:
+        return self.request.path_params[name]
+
+
+Endpoint = Callable[[Call], Awaitable[HttpResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation. ``path`` is relative to the base path, with ``{name}`` parameters;
+    ``operation`` is the OpenAPI operationId and the key of its endpoint; ``scope``
+    None means no token is needed. The rest describes it in the OpenAPI document."""
+
+    method: str
+    path: str
+    operation: str
+    summary: str
+    scope: Scope | None
+    status: int = 200
+    body: str | None = None  # schema name of the request body
+    response: str | None = None  # schema name of the success body
+    media_type: str = "application/json"
+    conditional: bool = False  # honours If-Match
+
+    @property
+    def full_path(self) -> str:
+        return BASE_PATH + self.path
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)}", self.path))
+
+
+class RouteTable:
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self.routes = routes
+        self._by_key = {(r.method, r.full_path): r for r in routes}
+
+    @cached_property
+    def paths(self) -> dict[str, tuple[str, ...]]:
+        """Each full path template, with the methods it answers, in table order."""
+        paths: dict[str, tuple[str, ...]] = {}
+        for route in self.routes:
+            paths[route.full_path] = (*paths.get(route.full_path, ()), route.method)
+        return paths
+
+    def find(self, method: str, path_template: str) -> Route | None:
+        return self._by_key.get((method, path_template))
+
+    def template_of(self, path: str) -> str | None:
+        """The template a concrete path matches (static segments win), or None."""
+        matches = [t for t, pattern in self._patterns if pattern.fullmatch(path)]
+        return min(matches, key=lambda t: t.count("{"), default=None)
+
+    @cached_property
+    def _patterns(self) -> list[tuple[str, re.Pattern[str]]]:
+        return [
+            (template, re.compile(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template))))
+            for template in self.paths
+        ]
+
+
+READ, WRITE, ADMIN = Scope.READ, Scope.WRITE, Scope.ADMIN
+ENTRY = "/entries/{entry_id}"
+
+ROUTES = RouteTable(
+    (
+        Route("GET", "/check-port", "checkPort", "Liveness probe", None, response="Status"),
+        Route("GET", "/openapi.json", "getOpenApi", "This OpenAPI document", None),
+        Route(
+            "GET",
+            "/docs",
+            "getDocs",
+            "The API documentation page",
+            None,
+            media_type="text/html",
+        ),
+        Route(
+            "GET",
+            "/metrics",
+            "getMetrics",
+            "Query cache counters, in the Prometheus text format",
+            None,
+            media_type="text/plain",
+        ),
+        Route(
+            "POST",
+            "/entries",
+            "recordEntry",
+            "Record one entry",
+            WRITE,
+            status=201,
+            body="EntryInput",
+            response="Entry",
+        ),
+        Route(
+            "POST",
+            "/entries/batch",
+            "recordEntries",
+            "Record a batch, all or nothing",
+            WRITE,
+            status=201,
+            body="EntryBatch",
+            response="EntryList",
+        ),
+        Route("GET", "/entries", "queryEntries", "Query entries", READ, response="EntryPage"),
+        Route("GET", ENTRY, "getEntry", "Get one entry", READ, response="Entry"),
+        Route(
+            "PUT",
+            ENTRY,
+            "amendEntry",
+            "Amend an entry (a new revision)",
+            ADMIN,
+            body="EntryInput",
+            response="Entry",
+            conditional=True,
+        ),
+        Route(
+            "DELETE",
+            ENTRY,
+            "deleteEntry",
+            "Delete an entry (a tombstone)",
+            ADMIN,
+            status=204,
+            conditional=True,
+        ),
+        Route(
+            "GET",
+            f"{ENTRY}/history",
+            "getEntryHistory",
+            "Every revision of an entry",
+            READ,
+            response="EntryList",
+        ),
+    )
+)

@@ -1,0 +1,91 @@
+# ruff: noqa: PLC0415  (adapters are imported lazily, inside the branch that uses them)
+"""Opening and closing the clients behind the ports, one function per port.
+
+Each is an async generator for ``providers.Resource``: it opens what
+``settings`` selects, yields the adapter, and closes it on shutdown. Adapter modules
+are imported inside their branch, so a deployment needs only the drivers it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from audit_trail.core.ports import EntryRepository, QueryCache
+from audit_trail.entrypoints.settings import Settings, SettingsError
+
+
+def _missing(setting: str, extra: str, exc: ImportError) -> SettingsError:
+    return SettingsError(
+        f"{setting}: its driver cannot be loaded ({exc}); install audit-trail[{extra}]"
+    )
+
+
+async def open_repository(settings: Settings) -> AsyncIterator[EntryRepository]:
+    """The EntryRepository that ``settings.storage`` names, open until shutdown."""
+    if settings.storage == "memory":
+        from audit_trail.adapters.storage.memory import InMemoryEntryRepository
+
+        yield InMemoryEntryRepository()
+    elif settings.storage == "sqlite":
+        from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
+
+        sqlite = await SqliteEntryRepository.open(settings.sqlite_path)
+        try:
+            yield sqlite
+        finally:
+            await sqlite.close()
+    elif settings.storage == "mongo":
+        try:
+            from audit_trail.adapters.storage.mongo import (
+                open_mongo_repository,
+                parse_write_concern,
+            )
+        except ImportError as exc:
+            raise _missing("AUDIT_STORAGE=mongo", "mongo", exc) from exc
+        try:
+            parse_write_concern(settings.mongo_write_concern, journal=settings.mongo_journal)
+        except ValueError as exc:
+            raise SettingsError(f"AUDIT_MONGO_WRITE_CONCERN: {exc}") from None
+        async with open_mongo_repository(
+            uri=settings.mongo_uri,
+            database=settings.mongo_database,
+            write_concern=settings.mongo_write_concern,
+            journal=settings.mongo_journal,
+            timeout_ms=settings.mongo_timeout_ms,
+        ) as mongo:
+            yield mongo
+    else:
+        raise SettingsError(f"AUDIT_STORAGE: unknown storage {settings.storage!r}")
+
+
+async def open_query_cache(settings: Settings) -> AsyncIterator[QueryCache]:
+    """The QueryCache that ``settings.cache`` names, open until shutdown."""
+    if settings.cache == "memory":
+        from audit_trail.adapters.cache.memory import InMemoryQueryCache
+
+        yield InMemoryQueryCache(
+            ttl_seconds=settings.cache_ttl_seconds,
+            max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
+            max_page_bytes=settings.cache_max_page_bytes,
+        )
+    elif settings.cache == "none":
+        from audit_trail.adapters.cache.none import NoQueryCache
+
+        yield NoQueryCache()
+    elif settings.cache == "redis":
+        try:
+            from audit_trail.adapters.cache.redis import open_redis_query_cache
+        except ImportError as exc:
+            raise _missing("AUDIT_CACHE=redis", "redis", exc) from exc
+        async with open_redis_query_cache(
+            url=settings.redis_url,
+            key_prefix=settings.redis_key_prefix,
+            ttl_seconds=settings.cache_ttl_seconds,
+            timeout_ms=settings.redis_timeout_ms,
+            max_page_bytes=settings.cache_max_page_bytes,
+            breaker_seconds=settings.redis_breaker_seconds,
+        ) as cache:
+            yield cache
+    else:
+        raise SettingsError(f"AUDIT_CACHE: unknown cache {settings.cache!r}")

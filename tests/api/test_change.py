@@ -1,0 +1,122 @@
+"""PUT (a new revision, the old one kept) and DELETE (a tombstone), with If-Match."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.client import Api, entry, error_fields, problem
+
+
+async def test_get_returns_the_entry_with_its_etag(api: Api) -> None:
+    stored = await api.record()
+    response = await api.call("GET", f"/entries/{stored['id']}")
+    assert response.status_code == 200
+    assert response.json() == stored
+    assert response.headers["etag"] == '"1"'
+
+
+async def test_an_unknown_id_is_404(api: Api) -> None:
+    problem(await api.call("GET", "/entries/01ARZ3NDEKTSV4RRFFQ69G5FAV"), 404)
+
+
+async def test_put_stores_a_new_revision_and_keeps_the_old_one(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    response = await api.call("PUT", path, json=entry(action="document.rename", tags=[]))
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"2"'
+    amended = response.json()
+    assert amended["id"] == stored["id"]
+    assert amended["revision"] == 2
+    assert amended["action"] == "document.rename"
+    assert amended["tags"] == []
+    assert (await api.call("GET", path)).json() == amended
+    history = await api.items(f"{path}/history")
+    assert [(r["revision"], r["action"]) for r in history] == [
+        (1, "document.update"),
+        (2, "document.rename"),
+    ]
+
+
+async def test_put_validates_like_post(api: Api) -> None:
+    stored = await api.record()
+    response = await api.call("PUT", f"/entries/{stored['id']}", json=entry(extra=True))
+    assert error_fields(response) == {"extra"}
+    assert (await api.call("GET", f"/entries/{stored['id']}")).json() == stored
+
+
+async def test_put_on_an_unknown_id_is_404(api: Api) -> None:
+    problem(await api.call("PUT", "/entries/nope", json=entry()), 404)
+
+
+@pytest.mark.parametrize("if_match", ['"1"', "*", '"7", "1"', ' "1" '])
+async def test_put_with_a_matching_if_match_applies(api: Api, if_match: str) -> None:
+    stored = await api.record()
+    response = await api.call(
+        "PUT", f"/entries/{stored['id']}", json=entry(), headers={"if-match": if_match}
+    )
+    assert response.status_code == 200
+    assert response.json()["revision"] == 2
+
+
+@pytest.mark.parametrize("if_match", ['"2"', 'W/"1"', "1", '"abc"'])
+async def test_put_with_a_stale_if_match_is_412_and_changes_nothing(
+    api: Api, if_match: str
+) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    response = await api.call("PUT", path, json=entry(action="x"), headers={"if-match": if_match})
+    problem(response, 412)
+    assert (await api.call("GET", path)).json() == stored
+
+
+async def test_an_etag_goes_stale_once_the_entry_changes(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    etag = (await api.call("GET", path)).headers["etag"]
+    first = await api.call("PUT", path, json=entry(action="first"), headers={"if-match": etag})
+    assert first.status_code == 200
+    second = await api.call("PUT", path, json=entry(action="second"), headers={"if-match": etag})
+    problem(second, 412)
+    assert (await api.call("GET", path)).json()["action"] == "first"
+
+
+async def test_delete_hides_the_entry_and_keeps_a_tombstone(api: Api) -> None:
+    stored = await api.record()
+    other = await api.record(entry(action="other.entry"))
+    path = f"/entries/{stored['id']}"
+    response = await api.call("DELETE", path)
+    assert response.status_code == 204
+    assert response.content == b""
+    problem(await api.call("GET", path), 404)
+    assert [e["id"] for e in await api.items("/entries")] == [other["id"]]
+    history = await api.items(f"{path}/history")
+    assert [r["revision"] for r in history] == [1, 2]
+    assert history[-1]["deleted"] is True
+    assert "deleted" not in history[0]
+
+
+async def test_deleting_twice_is_404(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    assert (await api.call("DELETE", path)).status_code == 204
+    problem(await api.call("DELETE", path), 404)
+
+
+async def test_a_deleted_entry_cannot_be_amended(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    assert (await api.call("DELETE", path)).status_code == 204
+    problem(await api.call("PUT", path, json=entry()), 404)
+
+
+async def test_delete_with_a_stale_if_match_is_412_and_keeps_the_entry(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    problem(await api.call("DELETE", path, headers={"if-match": '"5"'}), 412)
+    assert (await api.call("GET", path)).status_code == 200
+    assert (await api.call("DELETE", path, headers={"if-match": '"1"'})).status_code == 204
+
+
+async def test_history_of_an_unknown_id_is_404(api: Api) -> None:
+    problem(await api.call("GET", "/entries/unknown/history"), 404)
