@@ -1,0 +1,175 @@
+"""The SQLite schema of SqliteEntryRepository, and entries to rows and back.
+
+``revisions`` holds one row per revision. ``live`` is 1 on the current revision of
+an entry that is not deleted, 0 everywhere else; every query index is partial on
+``live = 1`` and led by the tenant, so queries only ever walk the tenant's live
+entries. ``entry_tags`` holds the tags of live entries (one row per distinct tag),
+with their ``occurred_at`` so that a tag query pages through an index too.
+Times are integer epoch milliseconds; tags and metadata are JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from audit_trail.core.model import Actor, Entry, Outcome, Source, Target
+from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
+
+SCHEMA_VERSION = 1
+
+COLUMNS = (
+    "tenant",
+    "id",
+    "revision",
+    "action",
+    "outcome",
+    "actor_id",
+    "actor_type",
+    "actor_name",
+    "target_type",
+    "target_id",
+    "target_name",
+    "occurred_at",
+    "recorded_at",
+    "tags",
+    "metadata",
+    "source_ip",
+    "source_user_agent",
+    "deleted",
+    "live",
+)
+
+_LIVE_INDEXES = {
+    "by_time": "tenant, occurred_at, id",
+    "by_actor_id": "tenant, actor_id, occurred_at, id",
+    "by_actor_type": "tenant, actor_type, occurred_at, id",
+    "by_action": "tenant, action, occurred_at, id",
+    "by_target": "tenant, target_type, target_id, occurred_at, id",
+    "by_target_id": "tenant, target_id, occurred_at, id",
+    "by_outcome": "tenant, outcome, occurred_at, id",
+}
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS revisions (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_type TEXT,
+        actor_name TEXT,
+        target_type TEXT,
+        target_id TEXT,
+        target_name TEXT,
+        occurred_at INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        source_ip TEXT,
+        source_user_agent TEXT,
+        deleted INTEGER NOT NULL,
+        live INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id, revision)
+    ) WITHOUT ROWID
+    """,
+    *(
+        f"CREATE INDEX IF NOT EXISTS revisions_{name} ON revisions ({columns}) WHERE live = 1"
+        for name, columns in _LIVE_INDEXES.items()
+    ),
+    """
+    CREATE TABLE IF NOT EXISTS entry_tags (
+        tenant TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (tenant, tag, occurred_at, id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS entry_tags_by_entry ON entry_tags (tenant, id)",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+]
+
+_NAMES, _PLACEHOLDERS = ", ".join(COLUMNS), ", ".join("?" * len(COLUMNS))
+INSERT_REVISION = f"INSERT INTO revisions ({_NAMES}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
+INSERT_TAG = "INSERT OR IGNORE INTO entry_tags (tenant, tag, occurred_at, id) VALUES (?, ?, ?, ?)"
+
+
+def entry_to_row(entry: Entry, *, live: bool) -> tuple[Any, ...]:
+    target = entry.target
+    return (
+        entry.tenant,
+        entry.id,
+        entry.revision,
+        entry.action,
+        entry.outcome.value,
+        entry.actor.id,
+        entry.actor.type,
+        entry.actor.name,
+        None if target is None else target.type,
+        None if target is None else target.id,
+        None if target is None else target.name,
+        to_epoch_millis(entry.occurred_at),
+        to_epoch_millis(entry.recorded_at),
+        _dump_json(list(entry.tags)),
+        _dump_json(entry.metadata),
+        entry.source.ip,
+        entry.source.user_agent,
+        int(entry.deleted),
+        int(live),
+    )
+
+
+def tag_rows(entry: Entry) -> list[tuple[str, str, int, str]]:
+    occurred_at = to_epoch_millis(entry.occurred_at)
+    return [(entry.tenant, tag, occurred_at, entry.id) for tag in dict.fromkeys(entry.tags)]
+
+
+def row_to_entry(row: Sequence[Any]) -> Entry:
+    (
+        tenant,
+        entry_id,
+        revision,
+        action,
+        outcome,
+        actor_id,
+        actor_type,
+        actor_name,
+        target_type,
+        target_id,
+        target_name,
+        occurred_at,
+        recorded_at,
+        tags,
+        metadata,
+        source_ip,
+        source_user_agent,
+        deleted,
+        _live,
+    ) = row
+    target = None
+    if target_type is not None and target_id is not None:
+        target = Target(type=target_type, id=target_id, name=target_name)
+    return Entry(
+        id=entry_id,
+        tenant=tenant,
+        revision=revision,
+        action=action,
+        outcome=Outcome(outcome),
+        actor=Actor(id=actor_id, type=actor_type, name=actor_name),
+        occurred_at=from_epoch_millis(occurred_at),
+        recorded_at=from_epoch_millis(recorded_at),
+        target=target,
+        tags=tuple(json.loads(tags)),
+        metadata=json.loads(metadata),
+        source=Source(ip=source_ip, user_agent=source_user_agent),
+        deleted=bool(deleted),
+    )
+
+
+def _dump_json(value: Any) -> str:
+    # ASCII escapes keep even lone surrogates storable
+    return json.dumps(value, separators=(",", ":"))
