@@ -72,11 +72,8 @@ async def prepare(processor: EntryProcessor, entry: Entry, context: RequestConte
     )
 
 
-class RecordEntry:
-    """Record one entry (scope audit:write). Returns it as stored, as the caller may see it.
-
-    The entry is durable and the tenant's cached queries are invalidated before this
-    returns."""
+class _Recorder:
+    """What both recording use cases are made of."""
 
     def __init__(
         self,
@@ -89,6 +86,13 @@ class RecordEntry:
         self._cache = cache
         self._processor = processor
         self._factory = factory
+
+
+class RecordEntry(_Recorder):
+    """Record one entry (scope audit:write). Returns it as stored, as the caller may see it.
+
+    The entry is durable and the tenant's cached queries are invalidated before this
+    returns."""
 
     async def execute(self, command: RecordEntryCommand) -> Entry:
         command.principal.require(Scope.WRITE)
@@ -99,20 +103,8 @@ class RecordEntry:
         return await self._processor.redact_for_reader(entry, command.principal)
 
 
-class RecordEntries:
+class RecordEntries(_Recorder):
     """Record a batch (scope audit:write): every entry is stored, or none is."""
-
-    def __init__(
-        self,
-        repository: EntryRepository,
-        cache: QueryCache,
-        processor: EntryProcessor,
-        factory: EntryFactory,
-    ) -> None:
-        self._repository = repository
-        self._cache = cache
-        self._processor = processor
-        self._factory = factory
 
     async def execute(self, command: RecordEntriesCommand) -> list[Entry]:
         command.principal.require(Scope.WRITE)
