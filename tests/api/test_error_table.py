@@ -80,3 +80,16 @@ async def test_an_unexpected_error_is_logged_with_its_traceback(
     assert records
     assert records[0].exc_info is not None
     assert records[0].exc_info[0] is ZeroDivisionError
+
+
+@pytest.mark.parametrize(
+    ("hook", "detail"),
+    [
+        ("audit_redact_entry", "the entry could not be prepared; it was not stored"),
+        ("audit_redact_for_reader", "the entry could not be prepared for reading"),
+    ],
+)
+async def test_a_plugin_failure_says_whether_a_write_was_refused(hook: str, detail: str) -> None:
+    response, body = await answer(PluginFailed("acme_secret_plugin", hook))
+    assert response.status == 500
+    assert body["detail"] == detail

@@ -107,7 +107,7 @@ PLUGIN_FAILED = ProblemType(
     "plugin-failed",
     500,
     "Plugin failed",
-    "A plugin failed while preparing the entry; nothing was stored.",
+    "A plugin failed while preparing an entry; a write was not stored.",
 )
 INTERNAL_ERROR = ProblemType(
     "internal-error", 500, "Internal server error", "An unexpected error; it was logged."
@@ -159,6 +159,12 @@ def _challenge(exc: Unauthenticated) -> Headers:
 
 
 # The one table from domain error to problem; looked up along the exception's MRO.
+def _plugin_failure_detail(exc: PluginFailed) -> str:
+    if exc.hook == "audit_redact_for_reader":
+        return "the entry could not be prepared for reading"
+    return "the entry could not be prepared; it was not stored"
+
+
 DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
     ValidationFailed: _Rule(VALIDATION_FAILED, lambda _: "the request has invalid fields"),
     EntryNotFound: _Rule(NOT_FOUND),
@@ -174,9 +180,7 @@ DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
         lambda _: (("retry-after", str(RETRY_AFTER_SECONDS)),),
     ),
     EntryTooLarge: _Rule(ENTRY_TOO_LARGE, lambda _: "the entry is too large to store"),
-    PluginFailed: _Rule(
-        PLUGIN_FAILED, lambda _: "the entry could not be prepared; it was not stored"
-    ),
+    PluginFailed: _Rule(PLUGIN_FAILED, _plugin_failure_detail),
 }
 
 
