@@ -35,6 +35,17 @@ async def test_the_location_serves_the_entry(api: Api) -> None:
     assert again.json() == response.json()
 
 
+async def test_head_on_an_entry_gives_its_etag_without_a_body(api: Api) -> None:
+    recorded = await api.record()
+    response = await api.call("HEAD", f"/entries/{recorded['id']}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"1"'
+    assert response.content == b""
+    unknown = await api.call("HEAD", "/entries/unknown-id")
+    assert unknown.status_code == 404
+    assert unknown.content == b""
+
+
 async def test_omitted_fields_get_their_defaults(api: Api) -> None:
     stored = await api.record({"action": "login"}, token=api.tokens.token(subject="u-9"))
     assert stored["actor"] == {"id": "u-9"}

@@ -81,11 +81,11 @@ async def test_unknown_routes_are_404_problems(api: Api, path: str) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", "/check-port", "GET"),
-        ("PATCH", "/entries", "POST, GET"),
-        ("POST", "/entries/some-id", "GET, PUT, DELETE"),
+        ("DELETE", "/check-port", "GET, HEAD"),
+        ("PATCH", "/entries", "POST, GET, HEAD"),
+        ("POST", "/entries/some-id", "GET, HEAD, PUT, DELETE"),
         ("GET", "/entries/batch", "POST"),
-        ("OPTIONS", "/entries/some-id/history", "GET"),
+        ("OPTIONS", "/entries/some-id/history", "GET, HEAD"),
     ],
 )
 async def test_a_known_path_with_a_wrong_method_is_405_with_allow(
@@ -94,6 +94,20 @@ async def test_a_known_path_with_a_wrong_method_is_405_with_allow(
     response = await api.call(method, path)
     problem(response, 405)
     assert response.headers["allow"] == allow
+
+
+async def test_head_answers_like_get_without_a_body(api: Api) -> None:
+    response = await api.call("HEAD", "/check-port", anonymous=True)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == b""
+
+
+async def test_head_on_a_post_only_path_is_405_with_allow(api: Api) -> None:
+    response = await api.call("HEAD", "/entries/batch")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.content == b""
 
 
 async def test_a_trailing_slash_reaches_the_same_route(api: Api) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from http import HTTPStatus
 
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
@@ -48,15 +49,19 @@ class HttpApi:
         self._routes = routes
 
     async def handle(self, path_template: str, request: HttpRequest) -> HttpResponse:
-        """The response to ``request``, which the app routed to ``path_template``."""
+        """The response to ``request``, which the app routed to ``path_template``.
+
+        HEAD gets GET's status and headers without the body."""
         try:
-            return await self._dispatch(path_template, request)
+            response = await self._dispatch(path_template, request)
         except Exception as exc:
-            response = known_problem(exc)
-            if response is None:
-                log.exception("unexpected error in %s %s", request.method, path_template)
-                response = internal_error()
-            return response
+            response = known_problem(exc) or self._unexpected(request, path_template)
+        return replace(response, body=b"") if request.method == "HEAD" else response
+
+    @staticmethod
+    def _unexpected(request: HttpRequest, path_template: str) -> HttpResponse:
+        log.exception("unexpected error in %s %s", request.method, path_template)
+        return internal_error()
 
     async def _dispatch(self, path_template: str, request: HttpRequest) -> HttpResponse:
         check_body_size(request, self._max_body_bytes)

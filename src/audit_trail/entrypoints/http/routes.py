@@ -70,13 +70,18 @@ class RouteTable:
 
     @cached_property
     def paths(self) -> dict[str, tuple[str, ...]]:
-        """Each full path template, with the methods it answers, in table order."""
+        """Each full path template, with the methods it answers, in table order
+        (HEAD right after GET: every GET route answers HEAD too)."""
         paths: dict[str, tuple[str, ...]] = {}
         for route in self.routes:
-            paths[route.full_path] = (*paths.get(route.full_path, ()), route.method)
+            methods = ("GET", "HEAD") if route.method == "GET" else (route.method,)
+            paths[route.full_path] = (*paths.get(route.full_path, ()), *methods)
         return paths
 
     def find(self, method: str, path_template: str) -> Route | None:
+        """The route for ``method`` at ``path_template``; HEAD finds the GET route."""
+        if method == "HEAD":
+            method = "GET"
         return self._by_key.get((method, path_template))
 
     def template_of(self, path: str) -> str | None:
