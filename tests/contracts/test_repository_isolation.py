@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from audit_trail.core.errors import EntryNotFound
+from audit_trail.core.errors import DuplicateEntry, EntryNotFound
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryRepository
 from audit_trail.core.query import EntryFilters, QuerySpec
@@ -25,6 +25,16 @@ async def foreign(repository: EntryRepository) -> Entry:
 async def test_get_of_another_tenants_id_is_none(
     repository: EntryRepository, foreign: Entry
 ) -> None:
+    assert await repository.get("t1", foreign.id) is None
+    assert await repository.get("t2", foreign.id) == foreign
+
+
+async def test_an_id_names_one_entry_across_all_tenants(
+    repository: EntryRepository, foreign: Entry
+) -> None:
+    with pytest.raises(DuplicateEntry):
+        await repository.append(make_entry("t1", id=foreign.id))
+
     assert await repository.get("t1", foreign.id) is None
     assert await repository.get("t2", foreign.id) == foreign
 

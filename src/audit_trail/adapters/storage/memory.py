@@ -24,19 +24,20 @@ _Key = tuple[str, str]  # (tenant, id)
 class InMemoryEntryRepository:
     def __init__(self) -> None:
         self._revisions: dict[_Key, list[Entry]] = {}
+        self._ids: set[str] = set()
 
     async def append(self, entry: Entry) -> None:
         await self.append_many([entry])
 
     async def append_many(self, entries: Sequence[Entry]) -> None:
-        seen: set[_Key] = set()
+        seen: set[str] = set()
         for entry in entries:
-            key = (entry.tenant, entry.id)
-            if key in self._revisions or key in seen:
+            if entry.id in self._ids or entry.id in seen:  # ids are unique across tenants
                 raise DuplicateEntry(entry.id)
-            seen.add(key)
+            seen.add(entry.id)
         for entry in entries:
             self._revisions[(entry.tenant, entry.id)] = [_copy(entry)]
+        self._ids |= seen
 
     async def get(self, tenant: str, entry_id: str) -> Entry | None:
         current = self._current(tenant, entry_id)

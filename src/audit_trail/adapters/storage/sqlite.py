@@ -104,12 +104,12 @@ class SqliteEntryRepository:
         await self.append_many([entry])
 
     async def append_many(self, entries: Sequence[Entry]) -> None:
-        keys = [(entry.tenant, entry.id) for entry in entries]
-        seen: set[tuple[str, str]] = set()
-        for tenant, entry_id in keys:
-            if (tenant, entry_id) in seen:
+        ids = [entry.id for entry in entries]
+        seen: set[str] = set()
+        for entry_id in ids:
+            if entry_id in seen:
                 raise DuplicateEntry(entry_id)
-            seen.add((tenant, entry_id))
+            seen.add(entry_id)
         if not entries:
             return
         rows = [entry_to_row(entry, live=not entry.deleted) for entry in entries]
@@ -119,7 +119,7 @@ class SqliteEntryRepository:
             try:
                 await _execute_many(db, INSERT_REVISION, rows)
             except sqlite3.IntegrityError:
-                existing = await _first_existing(db, keys)
+                existing = await _first_existing(db, ids)
                 if existing is None:  # some other constraint
                     raise
                 raise DuplicateEntry(existing) from None
@@ -221,11 +221,9 @@ async def _execute_many(db: aiosqlite.Connection, sql: str, rows: Iterable[Any])
     await cursor.close()
 
 
-async def _first_existing(db: aiosqlite.Connection, keys: Iterable[tuple[str, str]]) -> str | None:
-    for tenant, entry_id in keys:
-        if await db.execute_fetchall(
-            "SELECT 1 FROM revisions WHERE tenant = ? AND id = ? LIMIT 1", (tenant, entry_id)
-        ):
+async def _first_existing(db: aiosqlite.Connection, ids: Iterable[str]) -> str | None:
+    for entry_id in ids:
+        if await db.execute_fetchall("SELECT 1 FROM revisions WHERE id = ? LIMIT 1", (entry_id,)):
             return entry_id
     return None
 

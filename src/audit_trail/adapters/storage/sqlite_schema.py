@@ -90,6 +90,8 @@ SCHEMA = [
     ) WITHOUT ROWID
     """,
     "CREATE INDEX IF NOT EXISTS entry_tags_by_entry ON entry_tags (tenant, id)",
+    # An id names one entry across all tenants, as on every other adapter.
+    "CREATE UNIQUE INDEX IF NOT EXISTS revisions_by_id ON revisions (id, revision)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 ]
 
