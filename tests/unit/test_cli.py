@@ -11,11 +11,13 @@ from typing import Any
 
 import jwt
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit_trail.adapters.auth import JwtConfig, PyJWTTokenVerifier, load_or_create_dev_key
 from audit_trail.core.principal import Principal
+from audit_trail.entrypoints import cli
 from audit_trail.entrypoints.cli import main
 
 SECRET = "a-configured-secret-of-at-least-32-bytes"
@@ -203,6 +205,41 @@ def test_serve_checks_keys_and_plugins_before_starting(
     line = run_failing(["serve", "--port", "1"], capsys)
     assert line.startswith("audit-trail: ")
     assert named in line
+
+
+def test_several_workers_refuse_memory_storage(
+    dev_key_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIT_STORAGE", "memory")
+    line = run_failing(["serve", "--port", "1", "--workers", "2"], capsys)
+    assert line.startswith("audit-trail: AUDIT_STORAGE:")
+
+
+def test_several_workers_share_no_in_process_cache(
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    started: list[dict[str, object]] = []
+
+    def fake_run(app: str, **options: object) -> None:
+        started.append({"app": app, "cache": os.environ.get("AUDIT_CACHE"), **options})
+
+    monkeypatch.setenv("AUDIT_CACHE", "memory")
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["serve", "--port", "1", "--workers", "2"]) == 0
+    assert started == [
+        {
+            "app": cli.APPS[cli.DEFAULT_APP],
+            "cache": "none",
+            "factory": True,
+            "host": "127.0.0.1",
+            "port": 1,
+            "workers": 2,
+            "log_level": logging.INFO,
+            "proxy_headers": False,
+        }
+    ]
+    assert any("without a query cache" in r.getMessage() for r in caplog.records)
 
 
 def test_unusable_dev_key_location_exits_2(

@@ -81,6 +81,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
     dev_key = None if _has_jwt_key(settings) else _dev_key(settings)[1]
     _check_configuration(settings)
+    if args.workers > 1:
+        _share_state_between_workers(settings)
     if dev_key is not None:
         log.warning(
             "no JWT key is configured: using the development signing key in %s "
@@ -121,6 +123,26 @@ def _check_configuration(settings: Settings) -> None:
         container.processor()
     except PluginSetupError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _share_state_between_workers(settings: Settings) -> None:
+    """Several worker processes must share what they store and what they invalidate.
+
+    In-memory storage cannot be shared: refused. The in-process cache cannot be
+    invalidated from another worker, so a reader could get a page older than a write
+    another worker acknowledged: the workers run without a cache instead."""
+    if settings.storage == "memory":
+        raise CommandError(
+            "AUDIT_STORAGE: memory storage cannot be shared by several workers; "
+            "use sqlite or mongo, or --workers 1"
+        )
+    if settings.cache == "memory":
+        log.warning(
+            "AUDIT_CACHE=memory is per process and cannot be invalidated across %s; "
+            "the workers run without a query cache (set AUDIT_CACHE=redis to share one)",
+            "workers",
+        )
+        os.environ["AUDIT_CACHE"] = "none"  # the workers read their settings from here
 
 
 def _factory(app: str) -> Callable[[], object]:
