@@ -56,6 +56,25 @@ async def test_omitted_fields_get_their_defaults(api: Api) -> None:
     assert "target" not in stored
 
 
+async def test_a_subject_that_fits_an_actor_id_stands_in_for_the_actor(api: Api) -> None:
+    subject = "s" * 200
+    stored = await api.record({"action": "login"}, token=api.tokens.token(subject=subject))
+    assert stored["actor"] == {"id": subject}
+
+
+@pytest.mark.parametrize("subject", ["s" * 201, "u\x00-9"], ids=["too long", "NUL"])
+async def test_a_subject_that_is_no_actor_id_cannot_stand_in_for_the_actor(
+    api: Api, subject: str
+) -> None:
+    token = api.tokens.token(subject=subject)
+    one = await api.call("POST", "/entries", json={"action": "login"}, token=token)
+    assert error_fields(one) == {"actor.id"}
+    batch = {"entries": [{"action": "login"}]}
+    assert error_fields(await api.call("POST", "/entries/batch", json=batch, token=token))
+    named = await api.record({"action": "login", "actor": {"id": "u-9"}}, token=token)
+    assert [e["id"] for e in await api.items("/entries")] == [named["id"]]
+
+
 async def test_times_are_kept_in_utc_to_the_millisecond(api: Api) -> None:
     stored = await api.record(entry(occurred_at="2026-11-28T10:30:00.123987+01:00"))
     assert stored["occurred_at"] == "2026-11-28T09:30:00.123Z"

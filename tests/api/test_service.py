@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from tests.api.client import Api, problem
+from tests.api.schema_subset import SchemaChecker
 
 
 async def test_check_port_needs_no_token(api: Api) -> None:
@@ -134,3 +136,86 @@ async def test_every_schema_reference_in_the_openapi_document_resolves(api: Api)
         for part in reference.removeprefix("#/").split("/"):
             node = node[part]
         assert isinstance(node, dict), reference
+
+
+# What schemathesis found: requests the document and the server disagreed on. Each is
+# (what it shows, the request, the server's answer); the document must admit the
+# request exactly when the server accepts it.
+
+
+def _nested_lists(depth: int) -> dict[str, Any]:
+    """Metadata whose deepest container is at ``depth`` (the object itself is depth 1)."""
+    value: Any = 1
+    for _ in range(depth - 1):
+        value = [value]
+    return {"k": value}
+
+
+def _nested_objects(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+ENTRY_CASES: list[tuple[str, dict[str, Any], int]] = [
+    ("optional fields as null", dict.fromkeys(["actor", "target", "tags", "metadata"]), 201),
+    ("occurred_at as null", {"occurred_at": None}, 201),
+    ("optional members as null", {"actor": {"id": "u", "type": None, "name": None}}, 201),
+    ("target name as null", {"target": {"type": "doc", "id": "d", "name": None}}, 201),
+    ("outcome as null", {"outcome": None}, 422),
+    ("empty metadata key", {"metadata": {"": 1}}, 422),
+    ("nested empty metadata key", {"metadata": {"a": [{"": 1}]}}, 422),
+    ("metadata key with $", {"metadata": {"$where": 1}}, 422),
+    ("metadata key with a dot", {"metadata": {"a": {"b.c": 1}}}, 422),
+    ("metadata key with NUL", {"metadata": {"a\x00": 1}}, 422),
+    ("largest 64-bit integer", {"metadata": {"n": 2**63 - 1, "m": -(2**63)}}, 201),
+    ("integer over 64 bits", {"metadata": {"n": [2**63]}}, 422),
+    ("a fraction", {"metadata": {"x": -2.5e-8}}, 201),
+    ("lists 8 levels deep", {"metadata": _nested_lists(8)}, 201),
+    ("lists 9 levels deep", {"metadata": _nested_lists(9)}, 422),
+    ("objects 8 levels deep", {"metadata": _nested_objects(8)}, 201),
+    ("objects 9 levels deep", {"metadata": _nested_objects(9)}, 422),
+    ("NUL in a tag", {"tags": ["ok", "a\x00"]}, 422),
+    ("NUL in a target id", {"target": {"type": "doc", "id": "d\x00"}}, 422),
+]
+
+
+async def test_the_document_admits_exactly_the_entries_the_server_records(api: Api) -> None:
+    checker = SchemaChecker((await api.call("GET", "/openapi.json", anonymous=True)).json())
+    entry_input = checker.resolve("#/components/schemas/EntryInput")
+    for case, fields, status in ENTRY_CASES:
+        body = {"action": "document.update", **fields}
+        response = await api.call("POST", "/entries", json=body)
+        assert response.status_code == status, (case, response.text)
+        assert checker.valid(entry_input, body) == (status == 201), case
+
+
+QUERY_CASES: list[tuple[str, dict[str, str], int]] = [
+    ("filters", {"actor_id": "u-1", "actor_type": "user", "tag": "ui"}, 200),
+    ("an action prefix", {"action": "document.*"}, 200),
+    ("a long fraction of a second", {"since": "2026-01-01T00:00:00.123456789Z"}, 200),
+    ("empty actor_id", {"actor_id": ""}, 422),
+    ("empty actor_type", {"actor_type": ""}, 422),
+    ("empty target_type", {"target_type": ""}, 422),
+    ("empty tag", {"tag": ""}, 422),
+    ("NUL in target_id", {"target_id": "d\x00"}, 422),
+    ("empty action", {"action": ""}, 422),
+    ("a bare star", {"action": "*"}, 422),
+    ("a space in the action", {"action": "a b"}, 422),
+    ("empty cursor", {"cursor": ""}, 422),
+    ("cursor over 512 characters", {"cursor": "c" * 513}, 422),
+    ("since over 64 characters", {"since": "2026-01-01T00:00:00." + "0" * 45 + "Z"}, 422),
+]
+
+
+async def test_the_document_admits_exactly_the_queries_the_server_answers(api: Api) -> None:
+    document = (await api.call("GET", "/openapi.json", anonymous=True)).json()
+    checker = SchemaChecker(document)
+    parameters = document["paths"]["/apiv3/audit_trail/entries"]["get"]["parameters"]
+    schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+    for case, query, status in QUERY_CASES:
+        response = await api.call("GET", "/entries", params=query)
+        assert response.status_code == status, (case, response.text)
+        admitted = all(checker.valid(schemas[name], value) for name, value in query.items())
+        assert admitted == (status == 200), case

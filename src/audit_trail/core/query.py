@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+MAX_CURSOR_LENGTH = 512
 
 
 class SortOrder(StrEnum):
@@ -203,6 +204,6 @@ def _limit(raw: str) -> int:
 
 
 def _cursor_text(raw: str) -> str:
-    if not raw or len(raw) > 512:
+    if not raw or len(raw) > MAX_CURSOR_LENGTH:
         raise ValueError("is not a valid cursor")
     return raw

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP_LENGTH = 64
 
 
 def to_utc_millis(moment: datetime) -> datetime:
@@ -20,7 +21,7 @@ def to_utc_millis(moment: datetime) -> datetime:
 
 def parse_timestamp(text: str) -> datetime:
     """An ISO 8601 timestamp with a timezone, as a UTC millisecond datetime."""
-    if not isinstance(text, str) or len(text) > 64:
+    if not isinstance(text, str) or len(text) > MAX_TIMESTAMP_LENGTH:
         raise ValueError("an ISO 8601 timestamp is required")
     try:
         moment = datetime.fromisoformat(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from audit_trail.core.checks import text
+from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.model import Actor, Entry, EntryDraft
 from audit_trail.core.ports import (
     Clock,
@@ -15,6 +17,7 @@ from audit_trail.core.ports import (
     RequestContext,
 )
 from audit_trail.core.principal import Principal, Scope
+from audit_trail.core.validation import MAX_ID_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,7 @@ class EntryFactory:
             tenant=principal.tenant,
             action=draft.action,
             outcome=draft.outcome,
-            actor=draft.actor or Actor(id=principal.subject),
+            actor=draft.actor or _caller_as_actor(principal),
             target=draft.target,
             occurred_at=draft.occurred_at or now,
             recorded_at=now,
@@ -57,6 +60,16 @@ class EntryFactory:
             metadata=draft.metadata,
         )
         return await prepare(self._processor, entry, context)
+
+
+def _caller_as_actor(principal: Principal) -> Actor:
+    """The actor of an entry that names none: the caller, whose subject must then
+    obey the rules of an ``actor.id`` sent in the entry."""
+    try:
+        return Actor(id=text(principal.subject, max_length=MAX_ID_LENGTH))
+    except ValueError as exc:
+        message = f"is required: the token's subject cannot be an actor id ({exc})"
+        raise ValidationFailed.single("actor.id", message) from None
 
 
 async def prepare(processor: EntryProcessor, entry: Entry, context: RequestContext) -> Entry:

@@ -5,31 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from audit_trail.core import Outcome, SortOrder
-from audit_trail.core.query import DEFAULT_LIMIT, MAX_LIMIT
+from audit_trail.core.query import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
+from audit_trail.core.validation import ACTION_PATTERN, MAX_ID_LENGTH
 from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
 from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
 from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
-from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref
+from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref, text, timestamp
 
+_ID: Schema = text(MAX_ID_LENGTH)
 QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
-    "actor_id": ("Entries by this actor.", {"type": "string"}),
-    "actor_type": ("Entries by actors of this type.", {"type": "string"}),
-    "action": ("This action exactly, or a prefix ending in `*`.", {"type": "string"}),
-    "target_type": ("Entries on targets of this type.", {"type": "string"}),
-    "target_id": ("Entries on this target.", {"type": "string"}),
+    "actor_id": ("Entries by this actor.", _ID),
+    "actor_type": ("Entries by actors of this type.", _ID),
+    "action": (
+        "This action exactly, or a prefix ending in `*`.",
+        {"type": "string", "pattern": f"^{ACTION_PATTERN.pattern}\\*?$"},
+    ),
+    "target_type": ("Entries on targets of this type.", _ID),
+    "target_id": ("Entries on this target.", _ID),
     "outcome": (
         "Entries with this outcome.",
         {"enum": [o.value for o in Outcome]},
     ),
-    "tag": ("Entries carrying this tag.", {"type": "string"}),
-    "since": ("occurred_at at or after (ISO 8601).", {"type": "string", "format": "date-time"}),
-    "until": ("occurred_at at or before (ISO 8601).", {"type": "string", "format": "date-time"}),
+    "tag": ("Entries carrying this tag.", _ID),
+    "since": ("occurred_at at or after (ISO 8601).", timestamp()),
+    "until": ("occurred_at at or before (ISO 8601); not before `since`.", timestamp()),
     "sort": ("Order by occurred_at.", {"enum": [s.value for s in SortOrder]}),
     "limit": (
         "Page size.",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     ),
-    "cursor": ("`next_cursor` of the previous page (opaque).", {"type": "string"}),
+    "cursor": (
+        "`next_cursor` of the previous page of the same query (opaque).",
+        {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+    ),
 }
 
 

@@ -6,8 +6,11 @@ from typing import Any
 
 from audit_trail.core import Outcome
 from audit_trail.core.query import MAX_LIMIT
+from audit_trail.core.timestamps import MAX_TIMESTAMP_LENGTH
 from audit_trail.core.validation import (
     ACTION_PATTERN,
+    INT64_MAX,
+    INT64_MIN,
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
@@ -18,14 +21,42 @@ from audit_trail.core.validation import (
 
 Schema = dict[str, Any]
 
+# What validation refuses, said in the document too, so that a client (or a fuzzer)
+# that follows the document is never refused: no NUL in any text; metadata keys
+# non-empty, not starting with '$', without '.' or NUL.
+NO_NUL = "^[^\\x00]*$"
+METADATA_KEY = "^[^$.\\x00][^.\\x00]*$"
+
+
+_STORED_METADATA: Schema = {
+    "type": "object",
+    "description": "The metadata as stored: as sent, unless a plugin enriched or redacted it.",
+}
+
 
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _text(max_length: int, description: str = "") -> Schema:
-    schema: Schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+def text(max_length: int, description: str = "") -> Schema:
+    """A non-empty string of at most ``max_length`` characters, without NUL."""
+    schema: Schema = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": NO_NUL,
+    }
     return {**schema, "description": description} if description else schema
+
+
+def timestamp(description: str = "") -> Schema:
+    schema: Schema = {"type": "string", "format": "date-time", "maxLength": MAX_TIMESTAMP_LENGTH}
+    return {**schema, "description": description} if description else schema
+
+
+def _nullable(schema: Schema) -> Schema:
+    """An optional input field: ``null`` is the same as leaving it out."""
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _object(properties: dict[str, Schema], required: list[str], description: str) -> Schema:
@@ -38,7 +69,9 @@ def _object(properties: dict[str, Schema], required: list[str], description: str
     }
 
 
-def _entry_fields() -> dict[str, Schema]:
+def _entry_fields(*, sent: bool) -> dict[str, Schema]:
+    """The fields a client sends (``sent``: optional ones may be null) or gets back."""
+    optional = _nullable if sent else (lambda schema: schema)
     return {
         "action": {
             "type": "string",
@@ -46,38 +79,73 @@ def _entry_fields() -> dict[str, Schema]:
             "examples": ["document.update"],
         },
         "outcome": {"enum": [o.value for o in Outcome], "default": Outcome.SUCCESS.value},
-        "actor": ref("Actor"),
-        "target": ref("Target"),
-        "occurred_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "With a timezone; kept to the millisecond, in UTC. Default: now.",
-        },
-        "tags": {"type": "array", "maxItems": MAX_TAGS, "items": _text(MAX_TAG_LENGTH)},
-        "metadata": {
-            "type": "object",
-            "description": f"Any JSON object of at most {MAX_METADATA_BYTES} bytes and "
-            f"{MAX_METADATA_DEPTH} levels; no key may start with '$' or contain '.' or NUL.",
-        },
+        "actor": optional(ref("Actor")),
+        "target": optional(ref("Target")),
+        "occurred_at": optional(
+            timestamp("With a timezone; kept to the millisecond, in UTC. Default: now.")
+        ),
+        "tags": optional({"type": "array", "maxItems": MAX_TAGS, "items": text(MAX_TAG_LENGTH)}),
+        "metadata": optional(ref("Metadata")) if sent else _STORED_METADATA,
+    }
+
+
+def _metadata_schema() -> Schema:
+    # JSON Schema cannot count depth, so each level of nesting is its own schema:
+    # the object is at depth 1, containers may sit down to depth MAX_METADATA_DEPTH,
+    # and below that only scalars.
+    scalar: Schema = {
+        "anyOf": [
+            {"type": ["string", "boolean", "null"]},
+            {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+            {"type": "number", "not": {"type": "integer"}},
+        ]
+    }
+
+    def at(depth: int) -> Schema:
+        return {"$ref": f"#/components/schemas/Metadata/$defs/depth{depth}"}
+
+    def container(depth: int) -> Schema:
+        return {
+            "anyOf": [
+                *scalar["anyOf"],
+                {"type": "array", "items": at(depth + 1)},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": METADATA_KEY},
+                    "additionalProperties": at(depth + 1),
+                },
+            ]
+        }
+
+    levels = {f"depth{d}": container(d) for d in range(2, MAX_METADATA_DEPTH + 1)}
+    return {
+        "type": "object",
+        "description": f"Any JSON object of at most {MAX_METADATA_BYTES} bytes and "
+        f"{MAX_METADATA_DEPTH} levels; no key may be empty, start with '$' or "
+        "contain '.' or NUL; integers must fit in 64 bits (signed).",
+        "propertyNames": {"pattern": METADATA_KEY},
+        "additionalProperties": at(2),
+        "$defs": {**levels, f"depth{MAX_METADATA_DEPTH + 1}": scalar},
     }
 
 
 def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
+    # the optional members may be sent as null (never returned as null)
     actor = {
-        "id": _text(MAX_ID_LENGTH, "Defaults to the token's subject when actor is omitted."),
-        "type": _text(MAX_NAME_LENGTH),
-        "name": _text(MAX_NAME_LENGTH),
+        "id": text(MAX_ID_LENGTH, "Defaults to the token's subject when actor is omitted."),
+        "type": _nullable(text(MAX_NAME_LENGTH)),
+        "name": _nullable(text(MAX_NAME_LENGTH)),
     }
     target = {
-        "type": _text(MAX_ID_LENGTH),
-        "id": _text(MAX_ID_LENGTH),
-        "name": _text(MAX_NAME_LENGTH),
+        "type": text(MAX_ID_LENGTH),
+        "id": text(MAX_ID_LENGTH),
+        "name": _nullable(text(MAX_NAME_LENGTH)),
     }
     entry: dict[str, Schema] = {
         "id": {"type": "string", "description": "Time-ordered and URL-safe."},
         "tenant": {"type": "string"},
         "revision": {"type": "integer", "minimum": 1},
-        **_entry_fields(),
+        **_entry_fields(sent=False),
         "recorded_at": {"type": "string", "format": "date-time"},
         "source": {
             "type": "object",
@@ -90,7 +158,10 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
     return {
         "Actor": _object(actor, ["id"], "Who acted."),
         "Target": _object(target, ["type", "id"], "What was acted on."),
-        "EntryInput": _object(_entry_fields(), ["action"], "An entry as a client sends it."),
+        "EntryInput": _object(
+            _entry_fields(sent=True), ["action"], "An entry as a client sends it."
+        ),
+        "Metadata": _metadata_schema(),
         "Entry": _object(entry, entry_required, "One revision of a recorded entry."),
         "EntryBatch": _object(
             {
