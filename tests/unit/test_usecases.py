@@ -291,6 +291,15 @@ async def test_a_batch_that_cannot_be_stored_whole_stores_nothing() -> None:
     assert service.cache.invalidations == []
 
 
+async def test_a_batch_names_the_items_whose_fields_are_refused(service: Service) -> None:
+    nameless = Principal("s" * 201, "acme", frozenset({"audit:write"}))
+    drafts = [draft(actor={"id": "u-1"}), draft(), draft(actor={"id": "u-3"}), draft()]
+    with pytest.raises(ValidationFailed) as refused:
+        await service.record_many.execute(RecordEntriesCommand(nameless, drafts))
+    assert [e.field for e in refused.value.errors] == ["[1].actor.id", "[3].actor.id"]
+    assert (await service.query()).items == []
+
+
 async def test_an_empty_batch_stores_nothing(service: Service) -> None:
     assert await service.record_many.execute(RecordEntriesCommand(WRITER, [])) == []
     assert service.cache.invalidations == []

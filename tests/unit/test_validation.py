@@ -491,3 +491,18 @@ def test_identifiers_are_kept_exactly(actor_id: str, tag: str) -> None:
     draft = validate_entry({"action": "a", "actor": {"id": actor_id}, "tags": [tag]})
     assert draft.actor == Actor(id=actor_id)
     assert draft.tags == (tag,)
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "named"),
+    [
+        ("entries[3]", "actor.id", "entries[3].actor.id"),
+        ("entries[3]", "", "entries[3]"),
+        ("entries[3]", "tags[0]", "entries[3].tags[0]"),
+        ("entries", "[2].actor.id", "entries[2].actor.id"),
+        ("", "action", "action"),
+    ],
+)
+def test_errors_are_named_from_an_enclosing_path(path: str, field: str, named: str) -> None:
+    failure = ValidationFailed.single(field, "is wrong").within(path)
+    assert [(e.field, e.message) for e in failure.errors] == [(named, "is wrong")]

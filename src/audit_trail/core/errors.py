@@ -29,6 +29,19 @@ class ValidationFailed(DomainError):
     def single(cls, field: str, message: str) -> ValidationFailed:
         return cls([FieldError(field, message)])
 
+    def within(self, path: str) -> ValidationFailed:
+        """The same errors, named from an enclosing ``path``: ``actor.id`` within
+        ``entries[3]`` is ``entries[3].actor.id``."""
+        return ValidationFailed(FieldError(_join(path, e.field), e.message) for e in self.errors)
+
+
+def _join(path: str, field: str) -> str:
+    if not field:
+        return path
+    if not path or field.startswith("["):
+        return f"{path}{field}"
+    return f"{path}.{field}"
+
 
 class EntryNotFound(DomainError):
     """No live entry with that id in the caller's tenant (absent, deleted or foreign)."""

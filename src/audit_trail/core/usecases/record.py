@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from audit_trail.core.checks import text
-from audit_trail.core.errors import ValidationFailed
+from audit_trail.core.errors import FieldError, ValidationFailed
 from audit_trail.core.model import Actor, Entry, EntryDraft
 from audit_trail.core.ports import (
     Clock,
@@ -117,14 +117,24 @@ class RecordEntry(_Recorder):
 
 
 class RecordEntries(_Recorder):
-    """Record a batch (scope audit:write): every entry is stored, or none is."""
+    """Record a batch (scope audit:write): every entry is stored, or none is.
+
+    Field errors found while preparing the entries are raised together, each named
+    after its item (``[3].actor.id``)."""
 
     async def execute(self, command: RecordEntriesCommand) -> list[Entry]:
         command.principal.require(Scope.WRITE)
-        entries = [
-            await self._factory.create(command.principal, draft, command.context)
-            for draft in command.drafts
-        ]
+        entries: list[Entry] = []
+        errors: list[FieldError] = []
+        for index, draft in enumerate(command.drafts):
+            try:
+                entries.append(
+                    await self._factory.create(command.principal, draft, command.context)
+                )
+            except ValidationFailed as failure:
+                errors.extend(failure.within(f"[{index}]").errors)
+        if errors:
+            raise ValidationFailed(errors)
         if not entries:
             return []
         await self._repository.append_many(entries)

@@ -25,16 +25,7 @@ def validate_batch(payload: object, max_entries: int) -> list[EntryDraft]:
         try:
             drafts.append(validate_entry(item))
         except ValidationFailed as failure:
-            errors.extend(
-                FieldError(_item_field(index, e.field), e.message) for e in failure.errors
-            )
+            errors.extend(failure.within(f"entries[{index}]").errors)
     if errors:
         raise ValidationFailed(errors)
     return drafts
-
-
-def _item_field(index: int, field: str) -> str:
-    prefix = f"entries[{index}]"
-    if not field:
-        return prefix
-    return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"

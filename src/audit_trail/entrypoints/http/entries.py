@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_trail.core import Entry, parse_query, validate_entry
+from audit_trail.core import Entry, ValidationFailed, parse_query, validate_entry
 from audit_trail.core.ports import RequestContext
 from audit_trail.core.serialization import entry_to_json
 from audit_trail.core.usecases import (
@@ -94,7 +94,10 @@ class EntryEndpoints:
     async def record_entries(self, call: Call) -> HttpResponse:
         drafts = validate_batch(json_body(call.request), self._max_batch_entries)
         command = RecordEntriesCommand(call.caller, drafts, _context(call.request))
-        return _many(201, await self._record_many.execute(command))
+        try:
+            return _many(201, await self._record_many.execute(command))
+        except ValidationFailed as failure:  # items are named [i]; the body calls them entries
+            raise failure.within("entries") from None
 
     async def query_entries(self, call: Call) -> HttpResponse:
         request = parse_query(call.request.query)
