@@ -12,10 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from audit_trail.core.checks import ErrorCollector, text
+from audit_trail.core.checks import ErrorCollector
 from audit_trail.core.model import Outcome
 from audit_trail.core.timestamps import format_timestamp, parse_timestamp
-from audit_trail.core.validation import ACTION_PATTERN, MAX_ID_LENGTH
+from audit_trail.core.validation import ACTION_PATTERN, identifier
 
 T = TypeVar("T")
 
@@ -131,14 +131,14 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> QueryRequest:
 
     exact, prefix = value("action", _action_filter) or (None, None)
     filters = EntryFilters(
-        actor_id=value("actor_id", _identifier),
-        actor_type=value("actor_type", _identifier),
+        actor_id=value("actor_id", identifier),
+        actor_type=value("actor_type", identifier),
         action=exact,
         action_prefix=prefix,
-        target_type=value("target_type", _identifier),
-        target_id=value("target_id", _identifier),
+        target_type=value("target_type", identifier),
+        target_id=value("target_id", identifier),
         outcome=value("outcome", Outcome.parse),
-        tag=value("tag", _identifier),
+        tag=value("tag", identifier),
         since=value("since", parse_timestamp),
         until=value("until", parse_timestamp),
     )
@@ -179,10 +179,6 @@ def canonical_form(
 
 def _escape(value: str) -> str:
     return value.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
-
-
-def _identifier(raw: str) -> str:
-    return text(raw, max_length=MAX_ID_LENGTH)
 
 
 def _action_filter(raw: str) -> tuple[str | None, str | None]:

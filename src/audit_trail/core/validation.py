@@ -123,10 +123,11 @@ def _required(errors: ErrorCollector, obj: Mapping[str, Any], key: str, prefix: 
     if key not in obj:
         errors.add(f"{prefix}{key}", "is required")
         return None
-    return errors.check(f"{prefix}{key}", obj[key], _required_id)
+    return errors.check(f"{prefix}{key}", obj[key], identifier)
 
 
-def _required_id(value: Any) -> str:
+def identifier(value: Any) -> str:
+    """An id or type (of an actor or target): 1-200 characters, no NUL."""
     return text(value, max_length=MAX_ID_LENGTH)
 
 

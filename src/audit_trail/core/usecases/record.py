@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from audit_trail.core.checks import text
 from audit_trail.core.errors import FieldError, ValidationFailed
 from audit_trail.core.model import Actor, Entry, EntryDraft
 from audit_trail.core.ports import (
@@ -17,7 +16,7 @@ from audit_trail.core.ports import (
     RequestContext,
 )
 from audit_trail.core.principal import Principal, Scope
-from audit_trail.core.validation import MAX_ID_LENGTH
+from audit_trail.core.validation import identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,7 @@ def _caller_as_actor(principal: Principal) -> Actor:
     """The actor of an entry that names none: the caller, whose subject must then
     obey the rules of an ``actor.id`` sent in the entry."""
     try:
-        return Actor(id=text(principal.subject, max_length=MAX_ID_LENGTH))
+        return Actor(id=identifier(principal.subject))
     except ValueError as exc:
         message = f"is required: the token's subject cannot be an actor id ({exc})"
         raise ValidationFailed.single("actor.id", message) from None
