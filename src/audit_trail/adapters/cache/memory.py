@@ -11,11 +11,12 @@ a task of its own, so a caller that gives up does not cancel it for the others.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from audit_trail.adapters.cache.single_flight import SingleFlight
 
 MIB = 1024 * 1024
 
@@ -60,7 +61,7 @@ class InMemoryQueryCache:
         self._values: OrderedDict[_Key, _Stored] = OrderedDict()
         self._by_tenant: dict[str, set[_Key]] = {}
         self._generations: dict[str, int] = {}
-        self._loading: dict[_Key, asyncio.Task[bytes]] = {}
+        self._flights: SingleFlight[_Key] = SingleFlight()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -84,12 +85,7 @@ class InMemoryQueryCache:
                 return stored.value
             self._remove(cache_key)
         self.stats.misses += 1
-        task = self._loading.get(cache_key)
-        if task is None:
-            task = asyncio.ensure_future(self._load(cache_key, load))
-            task.add_done_callback(lambda done: self._load_done(cache_key, done))
-            self._loading[cache_key] = task
-        return await asyncio.shield(task)
+        return await self._flights.run(cache_key, lambda: self._load(cache_key, load))
 
     async def invalidate(self, tenant: str) -> None:
         self._generations[tenant] = self._generations.get(tenant, 0) + 1
@@ -97,21 +93,12 @@ class InMemoryQueryCache:
             self._remove(cache_key)
 
     async def _load(self, cache_key: _Key, load: Callable[[], Awaitable[bytes]]) -> bytes:
-        try:
-            self.stats.loads += 1
-            value = await load()
-            tenant, generation, _ = cache_key
-            if self._generations.get(tenant, 0) == generation:
-                self._store(cache_key, value)
-            return value
-        finally:  # from now on a miss loads afresh
-            self._load_done(cache_key, asyncio.current_task())
-
-    def _load_done(self, cache_key: _Key, task: asyncio.Future[bytes] | None) -> None:
-        if task is not None and self._loading.get(cache_key) is task:
-            del self._loading[cache_key]
-        if task is not None and task.done() and not task.cancelled():
-            task.exception()  # retrieved: when every caller gave up, nobody else looks
+        self.stats.loads += 1
+        value = await load()
+        tenant, generation, _ = cache_key
+        if self._generations.get(tenant, 0) == generation:
+            self._store(cache_key, value)
+        return value
 
     def _store(self, cache_key: _Key, value: bytes) -> None:
         if len(value) > self._max_page_bytes:

@@ -64,6 +64,7 @@ from redis.exceptions import RedisError
 
 from audit_trail.adapters.cache import redis_keys as rk
 from audit_trail.adapters.cache.breaker import BreakerState, CircuitBreaker
+from audit_trail.adapters.cache.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class RedisQueryCache:
         self._peek = client.register_script(rk.PEEK)
         self._store = client.register_script(rk.STORE)
         self._stats = RedisCacheStats()
-        self._flights: dict[str, asyncio.Task[bytes]] = {}
+        self._flights: SingleFlight[str] = SingleFlight()
         self._lost = 0  # invalidations that did not reach Redis, ever
         self._covered = 0  # how many of them an epoch bump has made harmless
         self._recovery: asyncio.Task[None] | None = None
@@ -180,13 +181,7 @@ class RedisQueryCache:
             return bytes(page)
         self._stats.misses += 1
         keys = self._keys.page(tenant, epoch.decode(), generation.decode(), digest)
-        flight = self._flights.get(keys.page)
-        if flight is None:
-            flight = asyncio.ensure_future(self._fill(keys, load))
-            self._flights[keys.page] = flight
-            flight.add_done_callback(lambda done: self._flight_done(keys.page, done))
-        # shielded: a caller that gives up does not cancel the load for the others
-        return await asyncio.shield(flight)
+        return await self._flights.run(keys.page, lambda: self._fill(keys, load))
 
     async def invalidate(self, tenant: str) -> None:
         if self._breaker.allow():
@@ -281,12 +276,6 @@ class RedisQueryCache:
     async def _load(self, load: Load) -> bytes:
         self._stats.loads += 1
         return await load()
-
-    def _flight_done(self, page_key: str, task: asyncio.Task[bytes]) -> None:
-        if self._flights.get(page_key) is task:
-            del self._flights[page_key]
-        if not task.cancelled():
-            task.exception()  # retrieved: when every caller gave up, nobody else looks
 
     # -- lost invalidations -----------------------------------------------
     def _lose_invalidation(self) -> None:
