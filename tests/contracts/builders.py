@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from audit_trail.adapters.ids import UlidIdFactory
+from audit_trail.core.integrity.leaf import seal
 from audit_trail.core.model import Actor, Entry, Outcome, Source, Target
 
 BASE_TIME = datetime(2026, 11, 28, 9, 30, 0, 123_000, tzinfo=UTC)
@@ -23,7 +24,8 @@ def moment(millis: int) -> datetime:
 
 
 def make_entry(tenant: str = "t1", **overrides: Any) -> Entry:
-    """Revision 1 of a complete entry with a new id; any ``Entry`` field can be overridden."""
+    """Revision 1 of a complete entry with a new id, sealed (ready for storage); any
+    ``Entry`` field can be overridden."""
     fields: dict[str, Any] = {
         "id": new_id(),
         "tenant": tenant,
@@ -36,14 +38,18 @@ def make_entry(tenant: str = "t1", **overrides: Any) -> Entry:
         "tags": ("ui",),
         "metadata": {"field": "title", "old": "a", "new": "b"},
         "source": Source(ip="127.0.0.1", user_agent="pytest"),
+        "recorded_by": "u-recorder",
     }
     fields.update(overrides)
-    return Entry(**fields)
+    return seal(Entry(**fields), prev=None)
 
 
 def amended(entry: Entry, **changes: Any) -> Entry:
-    """The revision after ``entry``, recorded a second later, with ``changes``."""
-    return entry.next_revision(entry.recorded_at + timedelta(seconds=1), **changes)
+    """The revision after ``entry``, recorded a second later by ``u-admin``, with
+    ``changes``, sealed after it."""
+    assert entry.evidence is not None
+    following = entry.next_revision(entry.recorded_at + timedelta(seconds=1), "u-admin", **changes)
+    return seal(following, prev=entry.evidence.leaf_hash)
 
 
 def tombstone(entry: Entry) -> Entry:

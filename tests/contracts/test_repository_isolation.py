@@ -18,7 +18,8 @@ from tests.contracts.builders import amended, make_entry, moment, tombstone
 async def foreign(repository: EntryRepository) -> Entry:
     """An entry of tenant t2, next to one of t1 with the same fields."""
     entry = make_entry("t2")
-    await repository.append_many([entry, make_entry("t1")])
+    await repository.append(entry)
+    await repository.append(make_entry("t1"))
     return entry
 
 

@@ -94,3 +94,16 @@ class PluginFailed(DomainError):
         self.plugin = plugin
         self.hook = hook
         super().__init__(f"plugin {plugin!r} failed in {hook}")
+
+
+class Overloaded(DomainError):
+    """Too many changes are waiting for storage; nothing of this request was stored.
+    The caller may retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__("too many writes are waiting for storage")
+
+
+class LogRangeError(DomainError):
+    """A log range or tree size outside what the tenant's log holds or allows."""

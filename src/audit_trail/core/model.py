@@ -67,12 +67,27 @@ class EntryDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What commits one revision to its tenant's log (DESIGN.md, "Integrity").
+
+    ``salts`` holds the 16-byte salt of each committed field path; ``prev`` is the leaf
+    hash of the previous revision (None for revision 1); ``leaf_hash`` is this
+    revision's own leaf hash, from which the next revision's ``prev`` is taken."""
+
+    salts: Mapping[str, bytes]
+    prev: bytes | None
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One revision of a recorded entry.
 
     ``revision`` starts at 1; an amendment stores revision n+1 under the same ``id`` and
     keeps the earlier ones; a deletion stores a tombstone revision (``deleted=True``).
-    ``recorded_at`` is when this revision was stored. Times are UTC, to the millisecond.
+    ``recorded_at`` is when this revision was stored and ``recorded_by`` the subject of
+    the token that made it. Times are UTC, to the millisecond. ``evidence`` binds the
+    revision to its leaf in the tenant log; storage refuses a revision without it.
     """
 
     id: str
@@ -88,7 +103,16 @@ class Entry:
     metadata: Mapping[str, JsonValue] = field(default_factory=dict)
     source: Source = Source()
     deleted: bool = False
+    recorded_by: str = ""
+    evidence: Evidence | None = field(default=None, compare=True, repr=False)
 
-    def next_revision(self, recorded_at: datetime, **changes: Any) -> Entry:
-        """The revision that follows this one, with ``changes`` applied."""
-        return replace(self, revision=self.revision + 1, recorded_at=recorded_at, **changes)
+    def next_revision(self, recorded_at: datetime, recorded_by: str, **changes: Any) -> Entry:
+        """The revision that follows this one, with ``changes`` applied, not yet sealed."""
+        return replace(
+            self,
+            revision=self.revision + 1,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            evidence=None,
+            **changes,
+        )

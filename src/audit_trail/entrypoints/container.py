@@ -20,6 +20,7 @@ from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifi
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.core import CursorCodec
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -150,14 +151,19 @@ class Container(containers.DeclarativeContainer):
     verifier = providers.Singleton(build_token_verifier, jwt, settings)
     cursors = providers.Singleton(build_cursor_codec, jwt, settings)
 
+    # the write path: every storage adapter is the tenant log too
+    committer = providers.Singleton(
+        GroupCommitter, repository, cache, max_pending=settings.provided.max_pending_writes
+    )
+
     # use cases
     entry_factory = providers.Singleton(EntryFactory, processor, clock, ids)
-    record_entry = providers.Singleton(RecordEntry, repository, cache, processor, entry_factory)
-    record_entries = providers.Singleton(RecordEntries, repository, cache, processor, entry_factory)
+    record_entry = providers.Singleton(RecordEntry, committer, processor, entry_factory)
+    record_entries = providers.Singleton(RecordEntries, committer, processor, entry_factory)
     get_entry = providers.Singleton(GetEntry, repository, processor)
     query_entries = providers.Singleton(QueryEntries, repository, cache, processor, cursors)
-    amend_entry = providers.Singleton(AmendEntry, repository, cache, processor, clock)
-    delete_entry = providers.Singleton(DeleteEntry, repository, cache, clock)
+    amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
+    delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)
 
     # the HTTP layer

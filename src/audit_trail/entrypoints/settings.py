@@ -67,6 +67,10 @@ class Settings:
     plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
     pii_patterns: tuple[str, ...] = ()  # extra regular expressions to mask
+    # tenant log
+    log_signing_key_file: Path = Path(".audit-trail/log-signing-key")  # Ed25519, PEM
+    log_origin: str | None = None  # default: derived from the host name
+    max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
     # process
     log_level: str = "INFO"
 
@@ -80,6 +84,7 @@ class Settings:
             "redis_timeout_ms",
             "max_body_bytes",
             "max_batch_entries",
+            "max_pending_writes",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")

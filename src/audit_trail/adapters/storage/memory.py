@@ -1,43 +1,133 @@
-"""InMemoryEntryRepository: the EntryRepository for tests and demos, kept in a dict.
+"""InMemoryEntryRepository: the EntryRepository and TenantLog for tests and demos.
 
 Every method runs to completion without awaiting anything, so concurrent asyncio
 tasks never see a half-done change. Entries are copied on the way in and on the
 way out (metadata through JSON, as a real store would), so callers cannot change
-what is stored.
+what is stored. Each tenant's log keeps its leaves, the hash of every complete
+subtree and its right edge (a compact range), as the durable stores do.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from audit_trail.core.errors import DuplicateEntry, EntryNotFound, RevisionConflict
+from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
+from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
+from audit_trail.core.ports.log import LogRecord, NodeId, StoredCheckpoint, StoredLeaf
 from audit_trail.core.query import EntryFilters, QuerySpec, SortOrder
 
 _Key = tuple[str, str]  # (tenant, id)
 
 
-class InMemoryEntryRepository:
+@dataclass(slots=True)
+class _Log:
+    leaves: list[bytes] = field(default_factory=list)
+    nodes: dict[NodeId, bytes] = field(default_factory=dict)
+    edge: CompactRange = field(default_factory=CompactRange.empty)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)  # (id, revision)
+    checkpoints: dict[int, str] = field(default_factory=dict)
+
+
+class InMemoryEntryRepository(SingleChangeWrites):
     def __init__(self) -> None:
         self._revisions: dict[_Key, list[Entry]] = {}
         self._ids: set[str] = set()
+        self._logs: dict[str, _Log] = {}
 
-    async def append(self, entry: Entry) -> None:
-        await self.append_many([entry])
+    async def commit(
+        self, tenant: str, groups: Sequence[Sequence[LogRecord]]
+    ) -> list[int | DomainError]:
+        log = self._logs.setdefault(tenant, _Log())
+        results: list[int | DomainError] = []
+        for group in groups:
+            refusal = self._refusal(tenant, group)
+            if refusal is not None:
+                results.append(refusal)
+                continue
+            results.append(len(log.leaves))
+            for record in group:
+                self._append_leaf(log, record)
+        return results
 
-    async def append_many(self, entries: Sequence[Entry]) -> None:
-        seen: set[str] = set()
-        for entry in entries:
-            if entry.id in self._ids or entry.id in seen:  # ids are unique across tenants
-                raise DuplicateEntry(entry.id)
-            seen.add(entry.id)
-        for entry in entries:
-            self._revisions[(entry.tenant, entry.id)] = [_copy(entry)]
-        self._ids |= seen
+    def _refusal(self, tenant: str, group: Sequence[LogRecord]) -> DomainError | None:
+        """Why the group cannot be stored as a whole, or None."""
+        latest: dict[str, Entry | None] = {}
+        for record in group:
+            revision = record.revision
+            if revision is None:
+                continue
+            if revision.tenant != tenant:
+                raise ValueError("a revision belongs to the tenant of its log")
+            if revision.id in latest:
+                current = latest[revision.id]
+            else:
+                current = self._current(tenant, revision.id)
+            if revision.revision == 1:
+                if current is not None or revision.id in self._ids:
+                    return DuplicateEntry(revision.id)  # ids are unique across tenants
+            elif current is None or current.deleted:
+                return EntryNotFound(revision.id)
+            elif revision.revision != current.revision + 1:
+                return RevisionConflict(revision.id, revision.revision - 1, current.revision)
+            latest[revision.id] = revision
+        return None
+
+    def _append_leaf(self, log: _Log, record: LogRecord) -> None:
+        index = len(log.leaves)
+        log.leaves.append(record.leaf)
+        log.nodes[(0, index)] = record.leaf_hash
+        log.nodes.update(log.edge.append([record.leaf_hash]))
+        revision = record.revision
+        if revision is None:
+            return
+        log.positions[(revision.id, revision.revision)] = index
+        if revision.revision == 1:
+            self._ids.add(revision.id)
+            self._revisions[(revision.tenant, revision.id)] = [_copy(revision)]
+        else:
+            self._revisions[(revision.tenant, revision.id)].append(_copy(revision))
+
+    async def size(self, tenant: str) -> int:
+        log = self._logs.get(tenant)
+        return 0 if log is None else len(log.leaves)
+
+    async def node_hashes(self, tenant: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        log = self._logs.get(tenant)
+        if log is None:
+            return {}
+        return {node: log.nodes[node] for node in nodes if node in log.nodes}
+
+    async def leaves(self, tenant: str, start: int, end: int) -> Sequence[StoredLeaf]:
+        log = self._logs.get(tenant)
+        if log is None:
+            return []
+        start = max(start, 0)
+        return [StoredLeaf(i, log.leaves[i]) for i in range(start, min(end, len(log.leaves)))]
+
+    async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
+        log = self._logs.get(tenant)
+        return None if log is None else log.positions.get((entry_id, revision))
+
+    async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:
+        self._logs.setdefault(tenant, _Log()).checkpoints[checkpoint.size] = checkpoint.note
+
+    async def latest_checkpoint(self, tenant: str) -> StoredCheckpoint | None:
+        log = self._logs.get(tenant)
+        if log is None or not log.checkpoints:
+            return None
+        size = max(log.checkpoints)
+        return StoredCheckpoint(size, log.checkpoints[size])
+
+    async def checkpoint_at(self, tenant: str, size: int) -> StoredCheckpoint | None:
+        log = self._logs.get(tenant)
+        note = None if log is None else log.checkpoints.get(size)
+        return None if note is None else StoredCheckpoint(size, note)
 
     async def get(self, tenant: str, entry_id: str) -> Entry | None:
         current = self._current(tenant, entry_id)
@@ -59,26 +149,12 @@ class InMemoryEntryRepository:
         page = found[: spec.limit]
         return EntryPage(items=[_copy(e) for e in page], has_more=len(found) > spec.limit)
 
-    async def amend(self, revision: Entry) -> None:
-        self._store_next(revision)
-
-    async def delete(self, tombstone: Entry) -> None:
-        self._store_next(tombstone)
-
     async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
         return [_copy(e) for e in self._revisions.get((tenant, entry_id), [])]
 
     def _current(self, tenant: str, entry_id: str) -> Entry | None:
         revisions = self._revisions.get((tenant, entry_id))
         return revisions[-1] if revisions else None
-
-    def _store_next(self, revision: Entry) -> None:
-        current = self._current(revision.tenant, revision.id)
-        if current is None or current.deleted:
-            raise EntryNotFound(revision.id)
-        if revision.revision != current.revision + 1:
-            raise RevisionConflict(revision.id, revision.revision - 1, current.revision)
-        self._revisions[(revision.tenant, revision.id)].append(_copy(revision))
 
 
 def _beyond(

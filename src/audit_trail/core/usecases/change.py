@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from audit_trail.core.errors import EntryNotFound, RevisionConflict
+from audit_trail.core.integrity.leaf import sealed_record
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.model import Entry, EntryDraft
-from audit_trail.core.ports import Clock, EntryProcessor, EntryRepository, QueryCache
+from audit_trail.core.ports import Clock, EntryProcessor, EntryRepository
 from audit_trail.core.ports.processor import RequestContext
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.usecases.record import prepare
@@ -42,6 +44,15 @@ async def current_revision(
     return entry
 
 
+async def store_next(committer: GroupCommitter, current: Entry, revision: Entry) -> Entry:
+    """Seal ``revision`` after ``current``, append it to the log; the stored revision."""
+    if current.evidence is None:
+        raise ValueError(f"the current revision of {current.id!r} carries no evidence")
+    record = sealed_record(revision, prev=current.evidence.leaf_hash)
+    await committer.append(revision.tenant, [record])
+    return record.revision or revision
+
+
 class AmendEntry:
     """Store a new revision of a live entry (scope audit:admin); earlier ones are kept.
 
@@ -51,12 +62,12 @@ class AmendEntry:
     def __init__(
         self,
         repository: EntryRepository,
-        cache: QueryCache,
+        committer: GroupCommitter,
         processor: EntryProcessor,
         clock: Clock,
     ) -> None:
         self._repository = repository
-        self._cache = cache
+        self._committer = committer
         self._processor = processor
         self._clock = clock
 
@@ -68,6 +79,7 @@ class AmendEntry:
         )
         amended = current.next_revision(
             self._clock.now(),
+            principal.subject,
             action=draft.action,
             outcome=draft.outcome,
             actor=draft.actor or current.actor,
@@ -77,8 +89,7 @@ class AmendEntry:
             metadata=draft.metadata,
         )
         amended = await prepare(self._processor, amended, command.context)
-        await self._repository.amend(amended)
-        await self._cache.invalidate(principal.tenant)
+        amended = await store_next(self._committer, current, amended)
         await self._processor.recorded(amended)
         return await self._processor.redact_for_reader(amended, principal)
 
@@ -87,15 +98,18 @@ class DeleteEntry:
     """Tombstone a live entry (scope audit:admin): gone from reads and queries, kept
     in its history. Deleting it again is ``EntryNotFound``."""
 
-    def __init__(self, repository: EntryRepository, cache: QueryCache, clock: Clock) -> None:
+    def __init__(
+        self, repository: EntryRepository, committer: GroupCommitter, clock: Clock
+    ) -> None:
         self._repository = repository
-        self._cache = cache
+        self._committer = committer
         self._clock = clock
 
     async def execute(self, command: DeleteEntryCommand) -> None:
-        command.principal.require(Scope.ADMIN)
+        principal = command.principal
+        principal.require(Scope.ADMIN)
         current = await current_revision(
-            self._repository, command.principal, command.entry_id, command.expected_revision
+            self._repository, principal, command.entry_id, command.expected_revision
         )
-        await self._repository.delete(current.next_revision(self._clock.now(), deleted=True))
-        await self._cache.invalidate(command.principal.tenant)
+        tombstone = current.next_revision(self._clock.now(), principal.subject, deleted=True)
+        await store_next(self._committer, current, tombstone)

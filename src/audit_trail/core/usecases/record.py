@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from audit_trail.core.errors import FieldError, ValidationFailed
+from audit_trail.core.integrity.leaf import sealed_record
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.model import Actor, Entry, EntryDraft
 from audit_trail.core.ports import (
     Clock,
     EntryProcessor,
-    EntryRepository,
     IdFactory,
-    QueryCache,
     RequestContext,
 )
 from audit_trail.core.principal import Principal, Scope
@@ -55,6 +55,7 @@ class EntryFactory:
             target=draft.target,
             occurred_at=draft.occurred_at or now,
             recorded_at=now,
+            recorded_by=principal.subject,
             tags=draft.tags,
             metadata=draft.metadata,
         )
@@ -80,7 +81,9 @@ async def prepare(processor: EntryProcessor, entry: Entry, context: RequestConte
         tenant=entry.tenant,
         revision=entry.revision,
         recorded_at=entry.recorded_at,
+        recorded_by=entry.recorded_by,
         deleted=entry.deleted,
+        evidence=None,
     )
 
 
@@ -88,14 +91,9 @@ class _Recorder:
     """What both recording use cases are made of."""
 
     def __init__(
-        self,
-        repository: EntryRepository,
-        cache: QueryCache,
-        processor: EntryProcessor,
-        factory: EntryFactory,
+        self, committer: GroupCommitter, processor: EntryProcessor, factory: EntryFactory
     ) -> None:
-        self._repository = repository
-        self._cache = cache
+        self._committer = committer
         self._processor = processor
         self._factory = factory
 
@@ -103,20 +101,22 @@ class _Recorder:
 class RecordEntry(_Recorder):
     """Record one entry (scope audit:write). Returns it as stored, as the caller may see it.
 
-    The entry is durable and the tenant's cached queries are invalidated before this
-    returns."""
+    The entry and its leaf in the tenant log are durable, and the tenant's cached
+    queries invalidated, before this returns."""
 
     async def execute(self, command: RecordEntryCommand) -> Entry:
         command.principal.require(Scope.WRITE)
         entry = await self._factory.create(command.principal, command.draft, command.context)
-        await self._repository.append(entry)
-        await self._cache.invalidate(entry.tenant)
+        record = sealed_record(entry, prev=None)
+        await self._committer.append(entry.tenant, [record])
+        entry = record.revision or entry
         await self._processor.recorded(entry)
         return await self._processor.redact_for_reader(entry, command.principal)
 
 
 class RecordEntries(_Recorder):
-    """Record a batch (scope audit:write): every entry is stored, or none is.
+    """Record a batch (scope audit:write): every entry is stored, or none is; their
+    leaves follow each other in the tenant log.
 
     Field errors found while preparing the entries are raised together, each named
     after its item (``[3].actor.id``)."""
@@ -136,8 +136,9 @@ class RecordEntries(_Recorder):
             raise ValidationFailed(errors)
         if not entries:
             return []
-        await self._repository.append_many(entries)
-        await self._cache.invalidate(command.principal.tenant)
+        records = [sealed_record(entry, prev=None) for entry in entries]
+        await self._committer.append(command.principal.tenant, records)
+        entries = [record.revision or entry for record, entry in zip(records, entries, strict=True)]
         for entry in entries:
             await self._processor.recorded(entry)
         return [await self._processor.redact_for_reader(e, command.principal) for e in entries]

@@ -1,0 +1,52 @@
+"""Field commitments: each field of a revision committed on its own, with a salt.
+
+A committed field is a path (``actor.id``, ``metadata.<key>``...) and its value as
+the API renders it. Its digest is
+``SHA-256("audit-trail:field:v1" ‖ 0x00 ‖ path ‖ 0x00 ‖ salt ‖ JCS(value))``, so a
+field can later be erased or hidden while the leaf that holds its digest still
+verifies, and a salted digest of a short value (an e-mail, a name) cannot be
+brute-forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from audit_trail.core.integrity.canonical import canonical_json
+from audit_trail.core.model import Entry
+from audit_trail.core.timestamps import format_timestamp
+
+FIELD_DOMAIN = b"audit-trail:field:v1"
+SALT_BYTES = 16
+
+
+def committed_fields(entry: Entry) -> dict[str, Any]:
+    """Every committed path of ``entry`` and its value as the API renders it; an
+    absent field has no path."""
+    fields: dict[str, Any] = {
+        "action": entry.action,
+        "outcome": entry.outcome.value,
+        "occurred_at": format_timestamp(entry.occurred_at),
+        "actor.id": entry.actor.id,
+        "actor.type": entry.actor.type,
+        "actor.name": entry.actor.name,
+        "tags": list(entry.tags),
+        "source.ip": entry.source.ip,
+        "source.user_agent": entry.source.user_agent,
+    }
+    if entry.target is not None:
+        fields["target.type"] = entry.target.type
+        fields["target.id"] = entry.target.id
+        fields["target.name"] = entry.target.name
+    for key, value in entry.metadata.items():
+        fields[f"metadata.{key}"] = value
+    return {path: value for path, value in fields.items() if value is not None}
+
+
+def field_digest(path: str, salt: bytes, value: Any) -> bytes:
+    """The digest that commits ``value`` at ``path`` under ``salt``."""
+    material = b"".join(
+        (FIELD_DOMAIN, b"\x00", path.encode(), b"\x00", salt, canonical_json(value))
+    )
+    return hashlib.sha256(material).digest()
