@@ -16,6 +16,7 @@ from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.adapters.processing import PassThroughEntryProcessor
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 from audit_trail.core import CursorCodec, Entry, EntryDraft, Principal, QueryRequest, Scope
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ports import EntryPage, QueryCache
 from audit_trail.core.query import MAX_LIMIT, QuerySpec
 from audit_trail.core.usecases.read import QueryEntries, QueryEntriesQuery
@@ -91,7 +92,8 @@ class Service:
     def __post_init__(self) -> None:
         processor = PassThroughEntryProcessor()
         factory = EntryFactory(processor, SystemClock(), UlidIdFactory())
-        self._record = RecordEntry(self.repository, self.cache, processor, factory)
+        committer = GroupCommitter(self.repository, self.cache)
+        self._record = RecordEntry(committer, processor, factory)
         self._query = QueryEntries(
             self.repository, self.cache, processor, CursorCodec(b"cursor-secret-for-tests")
         )

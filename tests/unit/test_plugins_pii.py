@@ -12,6 +12,7 @@ from audit_trail.adapters.cache import NoQueryCache
 from audit_trail.adapters.clock import FixedClock
 from audit_trail.adapters.storage import InMemoryEntryRepository
 from audit_trail.core import Actor, EntryDraft, PluginFailed, Source, Target, validate_entry
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ports import RequestContext
 from audit_trail.core.usecases import GetEntry, GetEntryQuery, RecordEntry, RecordEntryCommand
 from audit_trail.core.usecases.record import EntryFactory
@@ -167,7 +168,7 @@ def service(
     repository = InMemoryEntryRepository()
     clock = FixedClock(datetime(2026, 11, 28, tzinfo=UTC))
     factory = EntryFactory(processor, clock, FixedIdFactory("01JD0000000000000000000000"))
-    record = RecordEntry(repository, NoQueryCache(), processor, factory)
+    record = RecordEntry(GroupCommitter(repository, NoQueryCache()), processor, factory)
     return record, GetEntry(repository, processor), repository
 
 

@@ -36,6 +36,7 @@ def test_the_json_shape_of_an_entry() -> None:
         tags=("ui",),
         metadata={"field": "title"},
         source=Source(ip="10.0.0.1", user_agent="curl/8"),
+        recorded_by="u-recorder",
     )
     assert entry_to_json(entry) == {
         "id": "01J",
@@ -47,6 +48,7 @@ def test_the_json_shape_of_an_entry() -> None:
         "target": {"type": "document", "id": "d-7", "name": "Q3 report"},
         "occurred_at": "2026-11-28T09:30:00.123Z",
         "recorded_at": "2026-11-28T09:30:00.123Z",
+        "recorded_by": "u-recorder",
         "tags": ["ui"],
         "metadata": {"field": "title"},
         "source": {"ip": "10.0.0.1", "user_agent": "curl/8"},

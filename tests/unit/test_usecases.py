@@ -30,6 +30,7 @@ from audit_trail.core import (
     parse_query,
     validate_entry,
 )
+from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ports import EntryProcessor, IdFactory
 from audit_trail.core.usecases import (
     AmendEntry,
@@ -121,16 +122,17 @@ def build(
     processor = processor or PassThroughEntryProcessor()
     clock = FixedClock(NOW)
     factory = EntryFactory(processor, clock, ids or UlidIdFactory())
+    committer = GroupCommitter(repository, cache)
     return Service(
         repository=repository,
         cache=cache,
         clock=clock,
-        record_one=RecordEntry(repository, cache, processor, factory),
-        record_many=RecordEntries(repository, cache, processor, factory),
+        record_one=RecordEntry(committer, processor, factory),
+        record_many=RecordEntries(committer, processor, factory),
         get_one=GetEntry(repository, processor),
         query_entries=QueryEntries(repository, cache, processor, CursorCodec(b"k" * 32)),
-        amend_one=AmendEntry(repository, cache, processor, clock),
-        delete_one=DeleteEntry(repository, cache, clock),
+        amend_one=AmendEntry(repository, committer, processor, clock),
+        delete_one=DeleteEntry(repository, committer, clock),
         history_of=EntryHistory(repository, processor),
     )
 
@@ -191,6 +193,7 @@ async def test_a_recorded_entry_gets_its_server_fields() -> None:
         actor=Actor(id="svc-billing"),
         occurred_at=NOW,
         recorded_at=NOW,
+        recorded_by="svc-billing",
         revision=1,
         tags=("ui",),
         metadata={"k": "v"},
@@ -247,6 +250,7 @@ async def test_a_plugin_cannot_change_what_identifies_an_amendment() -> None:
         False,
     )
     assert amended.recorded_at == NOW + timedelta(seconds=1)
+    assert amended.recorded_by == "root"
     assert [r.revision for r in await service.history("01JA")] == [1, 2]
 
 
@@ -343,6 +347,7 @@ async def test_amending_keeps_every_revision(service: Service) -> None:
         actor=Actor(id="u-1"),  # the body has no actor: the event's actor is kept
         occurred_at=original.occurred_at,  # likewise when it happened
         recorded_at=NOW + timedelta(hours=1),
+        recorded_by="root",  # who made this revision, not who recorded the entry
         revision=2,
         target=None,  # the rest of the body replaces the entry's fields
         tags=(),

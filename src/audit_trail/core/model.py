@@ -104,7 +104,7 @@ class Entry:
     source: Source = Source()
     deleted: bool = False
     recorded_by: str = ""
-    evidence: Evidence | None = field(default=None, compare=True, repr=False)
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)
 
     def next_revision(self, recorded_at: datetime, recorded_by: str, **changes: Any) -> Entry:
         """The revision that follows this one, with ``changes`` applied, not yet sealed."""

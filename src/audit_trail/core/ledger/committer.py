@@ -117,7 +117,7 @@ class GroupCommitter:
             )
             if any(isinstance(result, int) for result in results):
                 await self._cache.invalidate(tenant)
-        except BaseException as exc:  # noqa: BLE001 - every waiter hears of it
+        except BaseException as exc:
             for item in batch:
                 _settle(item.done, exc)
             if not isinstance(exc, Exception):

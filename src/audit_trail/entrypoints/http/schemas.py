@@ -147,6 +147,10 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
         "revision": {"type": "integer", "minimum": 1},
         **_entry_fields(sent=False),
         "recorded_at": {"type": "string", "format": "date-time"},
+        "recorded_by": {
+            "type": "string",
+            "description": "The subject of the token that made this revision.",
+        },
         "source": {
             "type": "object",
             "properties": {"ip": {"type": "string"}, "user_agent": {"type": "string"}},
@@ -154,7 +158,7 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
         "deleted": {"const": True, "description": "Only on a tombstone revision."},
     }
     entry_required = ["id", "tenant", "revision", "action", "outcome", "actor"]
-    entry_required += ["occurred_at", "recorded_at", "tags", "metadata", "source"]
+    entry_required += ["occurred_at", "recorded_at", "recorded_by", "tags", "metadata", "source"]
     return {
         "Actor": _object(actor, ["id"], "Who acted."),
         "Target": _object(target, ["type", "id"], "What was acted on."),
