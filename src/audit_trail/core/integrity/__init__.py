@@ -2,6 +2,19 @@
 its proofs (RFC 9162), and signed checkpoints (C2SP tlog-checkpoint, signed-note)."""
 
 from audit_trail.core.integrity.canonical import canonical_json
+from audit_trail.core.integrity.checkpoint import (
+    Checkpoint,
+    NoteError,
+    NoteSignature,
+    SignedNote,
+    VerifierKey,
+    format_vkey,
+    key_id,
+    parse_checkpoint,
+    parse_signed_note,
+    parse_vkey,
+    sign_note,
+)
 from audit_trail.core.integrity.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -23,20 +36,31 @@ from audit_trail.core.integrity.merkle import (
 
 __all__ = [
     "EMPTY_ROOT",
+    "Checkpoint",
     "CompactRange",
     "NodeId",
+    "NoteError",
+    "NoteSignature",
     "ProofError",
+    "SignedNote",
+    "VerifierKey",
     "assemble_proof",
     "canonical_json",
     "consistency_ranges",
     "fold_range",
+    "format_vkey",
     "inclusion_ranges",
+    "key_id",
     "leaf_hash",
     "node_hash",
+    "parse_checkpoint",
+    "parse_signed_note",
+    "parse_vkey",
     "proof_nodes",
     "range_nodes",
     "root",
     "root_from_inclusion",
+    "sign_note",
     "verify_consistency",
     "verify_inclusion",
 ]
