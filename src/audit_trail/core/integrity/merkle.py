@@ -140,14 +140,14 @@ def assemble_proof(
     return [fold_range([hashes[node] for node in range_nodes(*r)]) for r in ranges]
 
 
-def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
-    """The root that ``proof`` gives for the leaf hash ``leaf`` at ``index`` of a tree of
-    ``size`` leaves (RFC 9162 §2.1.3.2 steps 1-4); ``ProofError`` if it cannot be one."""
+def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` gives for ``leaf_hash`` at ``index`` of a tree of ``size``
+    leaves (RFC 9162 §2.1.3.2 steps 1-4); ``ProofError`` if it cannot be one."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below the tree size {size}")
-    _check_hashes("leaf hash", [leaf])
+    _check_hashes("leaf hash", [leaf_hash])
     _check_hashes("proof element", proof)
-    fn, sn, r = index, size - 1, leaf
+    fn, sn, r = index, size - 1, leaf_hash
     for p in proof:
         if sn == 0:
             raise ProofError("the inclusion proof is longer than the path to the root")
