@@ -10,8 +10,8 @@ from audit_trail.core.model import Actor, Outcome, Source, Target
 from audit_trail.core.ports import EntryRepository
 from tests.contracts.builders import make_entry
 
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
+INT64_MAX = 2**53 - 1  # the largest integer metadata may hold
+INT64_MIN = -(2**53 - 1)
 
 
 async def test_a_complete_entry_comes_back_exactly(repository: EntryRepository) -> None:

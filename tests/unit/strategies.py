@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from audit_trail.core import Actor, Entry, Outcome, Source, Target
 from audit_trail.core.validation import (
-    INT64_MAX,
-    INT64_MIN,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
+    SAFE_INTEGER_MAX,
+    SAFE_INTEGER_MIN,
 )
 
 # Text a client may send: anything but NUL and lone surrogates (which JSON can carry).
@@ -35,7 +35,7 @@ metadata_keys = st.text(
 json_scalars = (
     st.none()
     | st.booleans()
-    | st.integers(INT64_MIN, INT64_MAX)
+    | st.integers(SAFE_INTEGER_MIN, SAFE_INTEGER_MAX)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(_CHARS, max_size=20)
 )

@@ -20,7 +20,9 @@ MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
 MAX_NAME_LENGTH = 200
 MAX_ID_LENGTH = 200
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# JSON numbers are IEEE 754 doubles (RFC 8785): beyond 2**53 - 1 an integer loses digits,
+# so a field digest over it could not be recomputed exactly by another client
+SAFE_INTEGER_MIN, SAFE_INTEGER_MAX = -(2**53 - 1), 2**53 - 1
 
 ENTRY_FIELDS = frozenset(
     {"action", "outcome", "actor", "target", "occurred_at", "tags", "metadata"}
@@ -194,8 +196,12 @@ def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> No
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            errors.add(path, "integers must fit in 64 bits")
+        if not SAFE_INTEGER_MIN <= value <= SAFE_INTEGER_MAX:
+            errors.add(
+                path,
+                "integers must lie within ±(2**53 - 1), what JSON holds exactly; "
+                "send larger ones as strings",
+            )
     elif isinstance(value, float):
         if not math.isfinite(value):
             errors.add(path, "numbers must be finite")

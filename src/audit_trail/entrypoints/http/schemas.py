@@ -9,14 +9,14 @@ from audit_trail.core.query import MAX_LIMIT
 from audit_trail.core.timestamps import MAX_TIMESTAMP_LENGTH
 from audit_trail.core.validation import (
     ACTION_PATTERN,
-    INT64_MAX,
-    INT64_MIN,
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     MAX_NAME_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TAGS,
+    SAFE_INTEGER_MAX,
+    SAFE_INTEGER_MIN,
 )
 
 Schema = dict[str, Any]
@@ -96,7 +96,7 @@ def _metadata_schema() -> Schema:
     scalar: Schema = {
         "anyOf": [
             {"type": ["string", "boolean", "null"]},
-            {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+            {"type": "integer", "minimum": SAFE_INTEGER_MIN, "maximum": SAFE_INTEGER_MAX},
             {"type": "number", "not": {"type": "integer"}},
         ]
     }
@@ -122,7 +122,7 @@ def _metadata_schema() -> Schema:
         "type": "object",
         "description": f"Any JSON object of at most {MAX_METADATA_BYTES} bytes and "
         f"{MAX_METADATA_DEPTH} levels; no key may be empty, start with '$' or "
-        "contain '.' or NUL; integers must fit in 64 bits (signed).",
+        "contain '.' or NUL; integers must lie within ±(2**53 - 1).",
         "propertyNames": {"pattern": METADATA_KEY},
         "additionalProperties": at(2),
         "$defs": {**levels, f"depth{MAX_METADATA_DEPTH + 1}": scalar},
