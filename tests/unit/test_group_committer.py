@@ -129,4 +129,4 @@ async def test_tenants_are_written_independently() -> None:
     results = await asyncio.gather(
         committer.append("t1", [record("t1")]), committer.append("t2", [record("t2")])
     )
-    assert results == [0, 0]
+    assert list(results) == [0, 0]
