@@ -5,8 +5,13 @@ and node hashes, as statements on a connection the caller holds a transaction on
 tenant's size there (another process may have appended since this one last looked),
 takes its right edge from the nodes table unless the caller's cached edge has that
 very size (a log only grows, so an edge of the same size is the same edge), stores
-each group under a SAVEPOINT (a refused group is rolled back alone) and writes the
-subtree hashes that the accepted leaves complete.
+the groups, and writes the subtree hashes that the accepted leaves complete.
+
+A group is stored whole or not at all. Groups of new entries and bare leaves are
+decided before anything is written (one lookup of all their ids) and go in together;
+a group that amends is written under a SAVEPOINT and rolled back alone when refused.
+When SQLite refuses a value of a batch, the commit starts over with a SAVEPOINT per
+group, to refuse the group it belongs to (``EntryTooLarge``) and no other.
 """
 
 from __future__ import annotations
@@ -108,21 +113,105 @@ async def append_groups(
         _check(tenant, group)
     size = await log_size(db, tenant)
     edge = await _edge(db, tenant, size, cached)
-    results: list[int | DomainError] = []
-    accepted: list[bytes] = []
-    for group in groups:
-        refusal = await _in_savepoint(db, tenant, group, size)
-        if refusal is not None:
-            results.append(refusal)
-            continue
-        results.append(size)
-        size += len(group)
-        accepted.extend(record.leaf_hash for record in group)
+    await db.execute_fetchall("SAVEPOINT log_commit")
+    try:
+        results = await _store_groups(db, tenant, groups, size, batched=True)
+    except _BatchTooLarge:  # find out which group it was, one group at a time
+        await db.execute_fetchall("ROLLBACK TO log_commit")
+        results = await _store_groups(db, tenant, groups, size, batched=False)
+    await db.execute_fetchall("RELEASE log_commit")
+    accepted = [
+        record.leaf_hash
+        for group, result in zip(groups, results, strict=True)
+        if isinstance(result, int)
+        for record in group
+    ]
     completed = edge.append(accepted)
     await _execute_many(
         db, _INSERT_NODE, [(tenant, level, index, digest) for (level, index), digest in completed]
     )
     return results, edge
+
+
+class _BatchTooLarge(Exception):
+    """SQLite refused a value of a batch of groups: which group's, it did not say."""
+
+
+async def _store_groups(
+    db: aiosqlite.Connection,
+    tenant: str,
+    groups: Sequence[Sequence[LogRecord]],
+    size: int,
+    *,
+    batched: bool,
+) -> list[int | DomainError]:
+    """Store the groups from index ``size`` on. A group of new entries and bare leaves
+    is decided before anything of it is written (its ids against one lookup of them
+    all), so such groups go in together, without a savepoint each (``batched``); any
+    other group, or every group when not ``batched``, is stored under a savepoint."""
+    results: list[int | DomainError] = []
+    claimed = await _existing(db, [i for g in groups for i in _new_ids(g)]) if batched else set()
+    batch: list[tuple[int, Sequence[LogRecord]]] = []
+    for group in groups:
+        refusal: DomainError | None
+        if batched and all(r.revision is None or r.revision.revision == 1 for r in group):
+            refusal = _repeated(_new_ids(group), claimed)
+            if refusal is None:
+                batch.append((size, group))
+        else:
+            await _flush(db, tenant, batch)
+            batch = []
+            refusal = await _in_savepoint(db, tenant, group, size)
+        if refusal is not None:
+            results.append(refusal)
+            continue
+        claimed.update(_new_ids(group))
+        results.append(size)
+        size += len(group)
+    await _flush(db, tenant, batch)
+    return results
+
+
+def _new_ids(group: Sequence[LogRecord]) -> list[str]:
+    return [r.revision.id for r in group if r.revision is not None and r.revision.revision == 1]
+
+
+def _repeated(ids: Sequence[str], claimed: set[str]) -> DuplicateEntry | None:
+    """The first of ``ids`` that is repeated or ``claimed`` already, as the error."""
+    seen: set[str] = set()
+    for entry_id in ids:
+        if entry_id in seen or entry_id in claimed:
+            return DuplicateEntry(entry_id)
+        seen.add(entry_id)
+    return None
+
+
+async def _existing(db: aiosqlite.Connection, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` name an entry already, in any tenant."""
+    if not ids:
+        return set()
+    return {row[0] for row in await db.execute_fetchall(_SELECT_EXISTING, (json.dumps(ids),))}
+
+
+async def _flush(
+    db: aiosqlite.Connection, tenant: str, batch: Sequence[tuple[int, Sequence[LogRecord]]]
+) -> None:
+    if not batch:
+        return
+    entries = [r.revision for _, group in batch for r in group if r.revision is not None]
+    leaves = [row for first, group in batch for row in _leaf_rows(tenant, group, first)]
+    try:
+        await _insert_new(db, entries)
+        await _execute_many(db, _INSERT_LEAF, leaves)
+    except sqlite3.Error as exc:
+        if _too_big(exc):
+            raise _BatchTooLarge from exc
+        raise
+
+
+def _too_big(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == SQLITE_TOOBIG
 
 
 def _check(tenant: str, group: Sequence[LogRecord]) -> None:
@@ -158,8 +247,7 @@ async def _in_savepoint(
     try:
         refusal = await _store_group(db, tenant, group, first)
     except sqlite3.Error as exc:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is None or code & 0xFF != SQLITE_TOOBIG:
+        if not _too_big(exc):
             await _abandon(db)
             raise
         refusal = EntryTooLarge(f"SQLite refused the entry: {exc}")
@@ -182,8 +270,8 @@ async def _abandon(db: aiosqlite.Connection) -> None:
 async def _store_group(
     db: aiosqlite.Connection, tenant: str, group: Sequence[LogRecord], first: int
 ) -> DomainError | None:
-    new = [r.revision for r in group if r.revision is not None and r.revision.revision == 1]
-    duplicate = await _duplicate(db, [entry.id for entry in new])
+    ids = _new_ids(group)
+    duplicate = _repeated(ids, await _existing(db, ids))
     if duplicate is not None:
         return duplicate
     pending: list[Entry] = []
@@ -202,20 +290,6 @@ async def _store_group(
     await _insert_new(db, pending)
     await _execute_many(db, _INSERT_LEAF, _leaf_rows(tenant, group, first))
     return None
-
-
-async def _duplicate(db: aiosqlite.Connection, ids: Sequence[str]) -> DuplicateEntry | None:
-    """The first of ``ids`` that is repeated or exists in any tenant, as the error."""
-    if not ids:
-        return None
-    seen: set[str] = set()
-    for entry_id in ids:
-        if entry_id in seen:
-            return DuplicateEntry(entry_id)
-        seen.add(entry_id)
-    rows = await db.execute_fetchall(_SELECT_EXISTING, (json.dumps(ids),))
-    existing = {row[0] for row in rows}
-    return next((DuplicateEntry(i) for i in ids if i in existing), None)
 
 
 async def _insert_new(db: aiosqlite.Connection, entries: Sequence[Entry]) -> None:
