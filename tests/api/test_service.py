@@ -37,6 +37,11 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/entries/batch",
         "/apiv3/audit_trail/entries/{entry_id}",
         "/apiv3/audit_trail/entries/{entry_id}/history",
+        "/apiv3/audit_trail/entries/{entry_id}/proof",
+        "/apiv3/audit_trail/log/key",
+        "/apiv3/audit_trail/log/checkpoint",
+        "/apiv3/audit_trail/log/consistency",
+        "/apiv3/audit_trail/log/leaves",
     }
 
 

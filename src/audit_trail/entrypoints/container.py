@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import inspect
 import logging
+import socket
+from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -19,8 +21,11 @@ from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_ke
 from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
+from audit_trail.adapters.signing.ed25519 import Ed25519NoteSigner, load_or_create_signing_key
 from audit_trail.core import CursorCodec
+from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
+from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -30,10 +35,12 @@ from audit_trail.core.usecases import (
     RecordEntries,
     RecordEntry,
 )
+from audit_trail.core.usecases.evidence import LogEvidence
 from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.entries import EntryEndpoints
+from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.resources import open_query_cache, open_repository
@@ -116,6 +123,35 @@ def _key_setting(settings: Settings) -> str:
     return " / ".join(configured) or "AUDIT_DEV_KEY_FILE"
 
 
+def log_origin(settings: Settings) -> str:
+    """``AUDIT_LOG_ORIGIN``, or a name derived from the host: ``<host>/audit-trail``."""
+    return settings.log_origin or f"{socket.gethostname().lower()}/audit-trail"
+
+
+def build_note_signer(settings: Settings) -> Ed25519NoteSigner:
+    """The checkpoint signer, named after the log origin, with the key of
+    ``AUDIT_LOG_SIGNING_KEY_FILE``, or a development key beside the JWT development key,
+    created on first start (mode 0600) and reused."""
+    path = log_signing_key_file(settings)
+    try:
+        key, created = load_or_create_signing_key(path)
+    except KeyConfigError as exc:
+        raise SettingsError(f"AUDIT_LOG_SIGNING_KEY_FILE: {exc}") from None
+    if created:
+        log.warning("created a new log signing key in %s", path)
+    if settings.log_signing_key_file is None:
+        log.warning(
+            "checkpoints are signed with the DEVELOPMENT key %s; set AUDIT_LOG_SIGNING_KEY_FILE"
+            " to a key you keep safe (anyone holding it can sign a forged checkpoint)",
+            path,
+        )
+    return Ed25519NoteSigner(log_origin(settings), key)
+
+
+def log_signing_key_file(settings: Settings) -> Path:
+    return settings.log_signing_key_file or settings.dev_key_file.with_name("log-signing-key")
+
+
 def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
     """The plugins (entry points and ``AUDIT_PLUGINS``), configured from ``settings``."""
     return PluggyEntryProcessor(build_plugin_manager(settings.plugins, plugin_config(settings)))
@@ -123,12 +159,13 @@ def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
 
 def build_http_api(
     entries: EntryEndpoints,
+    evidence: EvidenceEndpoints,
     meta: MetaEndpoints,
     authenticator: BearerAuthenticator,
     settings: Settings,
 ) -> HttpApi:
     return HttpApi(
-        {**entries.endpoints(), **meta.endpoints()},
+        {**entries.endpoints(), **evidence.endpoints(), **meta.endpoints()},
         authenticator,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -156,6 +193,16 @@ class Container(containers.DeclarativeContainer):
         GroupCommitter, repository, cache, max_pending=settings.provided.max_pending_writes
     )
 
+    # the evidence: proofs and signed checkpoints
+    signer = providers.Singleton(build_note_signer, settings)
+    log_tree = providers.Singleton(LogTree, repository)
+    checkpoints = providers.Singleton(
+        Checkpoints, repository, log_tree, signer, providers.Callable(log_origin, settings)
+    )
+    log_evidence = providers.Singleton(
+        LogEvidence, repository, repository, log_tree, checkpoints, processor
+    )
+
     # use cases
     entry_factory = providers.Singleton(EntryFactory, processor, clock, ids)
     record_entry = providers.Singleton(RecordEntry, committer, processor, entry_factory)
@@ -181,10 +228,16 @@ class Container(containers.DeclarativeContainer):
         history=entry_history,
         max_batch_entries=settings.provided.max_batch_entries,
     )
+    evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)
     meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     http_api = providers.Singleton(
-        build_http_api, entry_endpoints, meta_endpoints, authenticator, settings
+        build_http_api,
+        entry_endpoints,
+        evidence_endpoints,
+        meta_endpoints,
+        authenticator,
+        settings,
     )
 
 

@@ -68,7 +68,7 @@ class Settings:
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
     pii_patterns: tuple[str, ...] = ()  # extra regular expressions to mask
     # tenant log
-    log_signing_key_file: Path = Path(".audit-trail/log-signing-key")  # Ed25519, PEM
+    log_signing_key_file: Path | None = None  # Ed25519, PEM; default: beside dev_key_file
     log_origin: str | None = None  # default: derived from the host name
     max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
     # process

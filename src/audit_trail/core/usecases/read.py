@@ -33,8 +33,18 @@ class EntryHistoryQuery:
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    items: list[Entry]
-    next_cursor: str | None
+    """A page as the caller may see it, as JSON bytes (``{"items", "next_cursor"}``),
+    exactly as it is cached and sent; ``items`` and ``next_cursor`` decode it."""
+
+    body: bytes
+
+    @property
+    def items(self) -> list[Entry]:
+        return load_page(self.body)[0]
+
+    @property
+    def next_cursor(self) -> str | None:
+        return load_page(self.body)[1]
 
 
 class GetEntry:
@@ -72,9 +82,11 @@ class EntryHistory:
 class QueryEntries:
     """A page of the caller's tenant's live entries (scope audit:read).
 
-    Pages are served from the QueryCache when it has them; the cache key is the
-    canonical query, so equal queries written differently share a page. The cursor
-    is opaque and bound to the tenant and the query's filters and sort."""
+    Pages are served from the QueryCache when it has them, as they were stored: the
+    cache key is the canonical query and the reader's class (its scopes, which is all
+    redaction may depend on), so equal queries written differently share a page, a
+    hit is the stored bytes and a miss is redacted and encoded once. The cursor is
+    opaque and bound to the tenant and the query's filters and sort."""
 
     def __init__(
         self,
@@ -105,9 +117,13 @@ class QueryEntries:
                 next_cursor = self._cursors.encode(
                     Position(last.occurred_at, last.id), tenant=tenant, scope=scope
                 )
-            return dump_page(page.items, next_cursor)
+            visible = [await self._processor.redact_for_reader(e, principal) for e in page.items]
+            return dump_page(visible, next_cursor)
 
-        raw = await self._cache.get_or_load(tenant, request.canonical(), load)
-        items, next_cursor = load_page(raw)
-        visible = [await self._processor.redact_for_reader(e, principal) for e in items]
-        return QueryResult(visible, next_cursor)
+        key = f"{request.canonical()}&reader={reader_class(principal)}"
+        return QueryResult(await self._cache.get_or_load(tenant, key, load))
+
+
+def reader_class(principal: Principal) -> str:
+    """What a page's redaction may depend on beside the tenant: the reader's scopes."""
+    return " ".join(sorted(principal.scopes))

@@ -33,6 +33,8 @@ from audit_trail.entrypoints.http.messages import (
 from audit_trail.entrypoints.http.paths import entry_location
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
+_JSON = (("content-type", "application/json"),)
+
 # Credentials never reach plugins: they have no use for them, and must not log them.
 _PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -102,8 +104,7 @@ class EntryEndpoints:
     async def query_entries(self, call: Call) -> HttpResponse:
         request = parse_query(call.request.query)
         result = await self._query.execute(QueryEntriesQuery(call.caller, request))
-        items = [entry_to_json(e) for e in result.items]
-        return json_response(200, {"items": items, "next_cursor": result.next_cursor})
+        return HttpResponse(200, _JSON, result.body)
 
     async def get_entry(self, call: Call) -> HttpResponse:
         query = GetEntryQuery(call.caller, call.path_param("entry_id"))

@@ -60,6 +60,10 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs += ["malformed-request", "unsupported-media-type", "validation-failed"]
     if route.operation == "queryEntries":
         slugs.append("validation-failed")
+    if route.integers or route.optional_integers:
+        slugs += ["validation-failed", "log-range"]
+    if route.method == "POST" and route.scope is not None:
+        slugs.append("overloaded")
     if route.path_params:
         slugs.append("not-found")
     if route.conditional:
@@ -70,9 +74,9 @@ def _problems_of(route: Route) -> dict[str, Any]:
         header = None
         if slug == "unauthenticated":
             header = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-        if slug == "storage-unavailable":
+        if slug in ("storage-unavailable", "overloaded"):
             header = {"Retry-After": {"schema": {"type": "integer"}}}
-        problems[str(kind.status)] = _problem(kind, header)
+        problems.setdefault(str(kind.status), _problem(kind, header))
     problems["default"] = _problem(kinds["internal-error"])
     return problems
 
@@ -108,6 +112,15 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "description": text, "schema": schema}
             for name, (text, schema) in QUERY_PARAMETERS.items()
         ]
+    params += [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in route.integers,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+        for name in (*route.integers, *route.optional_integers)
+    ]
     if route.conditional:
         params.append(
             {

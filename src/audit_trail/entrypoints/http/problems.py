@@ -17,6 +17,8 @@ from audit_trail.core import (
     EntryNotFound,
     EntryTooLarge,
     Forbidden,
+    LogRangeError,
+    Overloaded,
     PluginFailed,
     RevisionConflict,
     StorageUnavailable,
@@ -112,6 +114,19 @@ PLUGIN_FAILED = ProblemType(
 INTERNAL_ERROR = ProblemType(
     "internal-error", 500, "Internal server error", "An unexpected error; it was logged."
 )
+OVERLOADED = ProblemType(
+    "overloaded",
+    503,
+    "Overloaded",
+    "Too many writes are waiting for storage; nothing of this request was stored. "
+    "Retry after `Retry-After` seconds.",
+)
+LOG_RANGE = ProblemType(
+    "log-range",
+    422,
+    "Outside the log",
+    "A tree size, leaf range or proof asked for lies outside the tenant's log or its limits.",
+)
 
 PROBLEM_TYPES = (
     VALIDATION_FAILED,
@@ -128,6 +143,8 @@ PROBLEM_TYPES = (
     PLUGIN_FAILED,
     INTERNAL_ERROR,
     STORAGE_UNAVAILABLE,
+    OVERLOADED,
+    LOG_RANGE,
 )
 
 
@@ -181,6 +198,12 @@ DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
     ),
     EntryTooLarge: _Rule(ENTRY_TOO_LARGE, lambda _: "the entry is too large to store"),
     PluginFailed: _Rule(PLUGIN_FAILED, _plugin_failure_detail),
+    Overloaded: _Rule(
+        OVERLOADED,
+        lambda _: "too many writes are waiting for storage; retry later",
+        lambda e: (("retry-after", str(e.retry_after)),),
+    ),
+    LogRangeError: _Rule(LOG_RANGE),
 }
 
 

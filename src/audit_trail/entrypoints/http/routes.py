@@ -53,6 +53,8 @@ class Route:
     response: str | None = None  # schema name of the success body
     media_type: str = "application/json"
     conditional: bool = False  # honours If-Match
+    integers: tuple[str, ...] = ()  # required non-negative integer query parameters
+    optional_integers: tuple[str, ...] = ()
 
     @property
     def full_path(self) -> str:
@@ -168,6 +170,49 @@ ROUTES = RouteTable(
             "Every revision of an entry",
             READ,
             response="EntryList",
+        ),
+        Route(
+            "GET",
+            f"{ENTRY}/proof",
+            "getEntryProof",
+            "A revision with its inclusion proof and the signed checkpoint it is proven in",
+            READ,
+            response="EntryProof",
+            optional_integers=("revision", "tree_size"),
+        ),
+        Route(
+            "GET",
+            "/log/key",
+            "getLogKey",
+            "The key that signs the log checkpoints",
+            None,
+            response="LogKey",
+        ),
+        Route(
+            "GET",
+            "/log/checkpoint",
+            "getLogCheckpoint",
+            "The latest signed checkpoint of the tenant's log (a C2SP signed note)",
+            READ,
+            media_type="text/plain",
+        ),
+        Route(
+            "GET",
+            "/log/consistency",
+            "getLogConsistency",
+            "The RFC 9162 consistency proof between two sizes of the tenant's log",
+            READ,
+            response="LogConsistency",
+            integers=("first", "second"),
+        ),
+        Route(
+            "GET",
+            "/log/leaves",
+            "getLogLeaves",
+            "Leaves of the tenant's log, at most 1000 per request",
+            READ,
+            response="LogLeaves",
+            integers=("start", "end"),
         ),
     )
 )

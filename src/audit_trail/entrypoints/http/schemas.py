@@ -213,4 +213,68 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
             "required": ["type", "title", "status", "detail"],
         },
         "Status": _object({"status": {"const": "ok"}}, ["status"], "The service is up."),
+        **_evidence_schemas(),
+    }
+
+
+def _evidence_schemas() -> dict[str, Schema]:
+    """The tenant log's documents (DESIGN.md, "Integrity")."""
+    b64: Schema = {"type": "string", "contentEncoding": "base64"}
+    hashes: Schema = {"type": "array", "items": b64}
+    leaf: Schema = {
+        "type": "object",
+        "description": "A leaf object; its RFC 8785 canonical JSON is what the log hashes.",
+        "properties": {
+            "v": {"const": 1},
+            "kind": {"type": "string"},
+            "tenant": {"type": "string"},
+            "id": {"type": "string"},
+            "revision": {"type": "integer", "minimum": 1},
+            "recorded_at": {"type": "string"},
+            "recorded_by": {"type": "string"},
+            "prev": {"type": ["string", "null"]},
+            "fields": {"type": "object", "additionalProperties": b64},
+        },
+        "required": ["v", "kind"],
+    }
+    return {
+        "LogKey": _object(
+            {"name": {"type": "string"}, "public_key": b64, "vkey": {"type": "string"}},
+            ["name", "public_key", "vkey"],
+            "The Ed25519 key that signs checkpoints, and its signed-note verifier key.",
+        ),
+        "LogConsistency": _object(
+            {"first": {"type": "integer"}, "second": {"type": "integer"}, "proof": hashes},
+            ["first", "second", "proof"],
+            "An RFC 9162 consistency proof.",
+        ),
+        "LogLeaves": _object(
+            {
+                "leaves": {
+                    "type": "array",
+                    "maxItems": 1000,
+                    "items": _object(
+                        {"index": {"type": "integer", "minimum": 0}, "leaf": leaf},
+                        ["index", "leaf"],
+                        "A leaf and its position.",
+                    ),
+                }
+            },
+            ["leaves"],
+            "Leaves of the tenant's log, by index.",
+        ),
+        "EntryProof": _object(
+            {
+                "entry": ref("Entry"),
+                "leaf_index": {"type": "integer", "minimum": 0},
+                "tree_size": {"type": "integer", "minimum": 1},
+                "leaf": leaf,
+                "salts": {"type": "object", "additionalProperties": b64},
+                "inclusion": hashes,
+                "checkpoint": {"type": "string", "description": "A C2SP signed note."},
+            },
+            ["entry", "leaf_index", "tree_size", "leaf", "salts", "inclusion", "checkpoint"],
+            "A revision as the caller may see it, the salts of the fields it sees, its leaf, "
+            "and the inclusion proof in the tree the checkpoint signs.",
+        ),
     }
