@@ -94,7 +94,7 @@ def rendered_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     metadata = entry.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ValueError("metadata is not an object")
-    for key, value in metadata.items():
+    for key, value in metadata.items():  # a key is present even when its value is null
         fields[f"metadata.{key}"] = value
     return fields
 
@@ -154,17 +154,20 @@ def check_revision(
     digests = served.get("fields")
     if not isinstance(digests, dict):
         raise fail(subject, "the leaf has no fields object")
-    unsalted = sorted(path for path in values if path not in proof.salts)
-    if unsalted:
-        raise fail(subject, f"no salt for the shown field(s) {', '.join(unsalted)}")
+    # a field shown with its salt is checked against its digest; one without (erased,
+    # hidden, or redacted for this reader) is only its digest, and must be committed
+    uncommitted = sorted(p for p in values if p not in proof.salts and p not in digests)
+    if uncommitted:
+        raise fail(subject, f"shows field(s) the leaf does not commit: {', '.join(uncommitted)}")
     try:
         recomputed = {
             path: _b64(field_digest(path, proof.salts[path], value))
             for path, value in values.items()
+            if path in proof.salts
         }
     except (TypeError, ValueError) as exc:
         raise fail(subject, f"a field value has no canonical JSON form: {exc}") from None
-    withheld = tuple(sorted(path for path in digests if path not in values))
+    withheld = tuple(sorted(path for path in digests if path not in recomputed))
     rebuilt = {
         "v": LEAF_VERSION,
         "kind": expected_kind(entry),
