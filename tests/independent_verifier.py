@@ -199,7 +199,8 @@ def verify_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
 
 def committed(entry: dict[str, Any]) -> dict[str, Any]:
     """DESIGN's field paths and the values as the API renders them."""
-    fields = {k: entry[k] for k in ("action", "outcome", "occurred_at", "tags") if k in entry}
+    names = ("action", "outcome", "occurred_at", "tags")
+    fields: dict[str, Any] = {k: entry[k] for k in names if k in entry}
     for group, parts in (
         ("actor", ("id", "type", "name")),
         ("target", ("type", "id", "name")),
