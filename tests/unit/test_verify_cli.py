@@ -118,7 +118,7 @@ async def test_a_vkey_that_did_not_sign_fails_and_a_malformed_one_is_a_usage_err
     service: Service, tmp_path: Path
 ) -> None:
     await service.record()
-    name, _, _ = (await service.vkey()).split("+")
+    name = (await service.vkey()).split("+", 1)[0]
     other = Ed25519NoteSigner(name, Ed25519PrivateKey.generate()).vkey
     run = await verify(service, tmp_path / "state.json", "--vkey", other)
     assert run.code == 1
