@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit_trail.core import Actor, Entry, Target
-from audit_trail.plugins.builtin.detectors import iban_valid, luhn_valid
+from audit_trail.plugins.builtin.detectors import MASK, MAX_PASSES, iban_valid, luhn_valid
 from audit_trail.plugins.builtin.pii import PiiRedactor
 from tests.unit.test_plugin_support import make_entry
 
@@ -169,3 +171,90 @@ def test_generated_cards_are_what_the_detector_means(body: str) -> None:
     number = _luhn_completed(body)
     assert re.fullmatch(r"\d{13,19}", number)
     assert REDACTOR.text.find(number) != []
+
+
+# --- the triggers, and time linear in the length of the text ---------------------------
+
+TEXT = REDACTOR.text
+near_misses = st.sampled_from(
+    ["@", "bearer ", "token:", "eyJ", "sk_live_", "AKIA", "ghp_", "xoxb-", "DE89", "4242 "]
+)
+noisy_texts = st.lists(st.one_of(secrets, near_misses, filler), max_size=6).map("".join)
+
+
+def reference_redact(text: str) -> str:
+    """Every detector on every pass, triggers ignored (what ``redact`` must equal)."""
+    for _ in range(MAX_PASSES):
+        found = False
+        for detector in TEXT.detectors:
+            spans = sorted(detector.find(text), key=lambda s: (s[0], -s[1]))
+            position, parts = 0, []
+            for start, end, replacement in spans:
+                if start >= position:
+                    parts += [text[position:start], replacement]
+                    position = end
+            if spans:
+                found = True
+                text = "".join([*parts, text[position:]])
+        if not found:
+            return text
+    return MASK
+
+
+@settings(max_examples=300, deadline=None)
+@given(noisy_texts)
+def test_a_text_no_trigger_matches_holds_nothing_to_mask(text: str) -> None:
+    if not TEXT.may_find(text):
+        assert [found for found in TEXT.find(text) if not found[0].startswith("pattern")] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(noisy_texts)
+def test_the_triggers_change_no_redaction(text: str) -> None:
+    assert TEXT.redact(text) == reference_redact(text)
+
+
+def test_case_insensitive_triggers_know_every_case_form_of_their_letters() -> None:
+    """The credential triggers spell d, n, t, y and "bearer" as [Xx] classes: no other
+    character matches those letters under re.IGNORECASE."""
+    every_character = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+    for letter in "dntybear":
+        forms = set(re.findall(f"(?i){letter}", every_character))
+        assert forms == {letter, letter.upper()}, letter
+
+
+ADVERSARIAL = {
+    "digits": lambda n: "1" * n,
+    "digit groups": lambda n: "1234 " * (n // 5),
+    "short digit groups": lambda n: "1 " * (n // 2),
+    "at signs": lambda n: "a@" * (n // 2),
+    "domain without tld": lambda n: "x@" + "a." * (n // 2),
+    "local part": lambda n: "a" * n + "@",
+    "iban starts": lambda n: "DE89 " * (n // 5),
+    "iban run": lambda n: "DE89" + "A" * n,
+    "bearer and blanks": lambda n: "bearer" + " " * n,
+    "jwt head": lambda n: "eyJ" + "a" * n,
+    "credential words": lambda n: "password=" * (n // 9),
+    "credential and blanks": lambda n: "token" + " " * n + "x",
+    "emails": lambda n: "ab@example.com " * (n // 15),
+    "cards": lambda n: "4242 4242 4242 4242 " * (n // 20),
+    "masks forming": lambda n: "x@a.bc@" * (n // 7),
+}
+
+
+@pytest.mark.parametrize("make", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_redaction_time_grows_linearly_with_the_text(make: Callable[[int], str]) -> None:
+    """Eight times the text may take about eight times as long, not 64 (a quadratic
+    scan); the bound leaves room for a noisy machine."""
+
+    def seconds(size: int) -> float:
+        text = make(size)
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            TEXT.redact(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = seconds(5_000), seconds(40_000)
+    assert large < 24 * small + 0.005, (small, large)

@@ -14,7 +14,13 @@ from audit_trail.core import Entry, PluginFailed, Principal, Source, ValidationF
 from audit_trail.core.ports import RequestContext
 from audit_trail.plugins import hookimpl
 from audit_trail.plugins.processor import PluggyEntryProcessor
-from tests.unit.test_plugin_support import ADMIN, READER, make_entry, make_manager
+from tests.unit.test_plugin_support import (
+    ADMIN,
+    READER,
+    builtin_manager,
+    make_entry,
+    make_manager,
+)
 
 CONTEXT = RequestContext(client_ip="10.0.0.1", headers={"user-agent": "tests"})
 
@@ -420,3 +426,63 @@ async def test_without_plugins_entries_pass_unchanged() -> None:
     assert await plain.prepare(entry, CONTEXT) == entry
     assert await plain.redact_for_reader(entry, READER) == entry
     await plain.recorded(entry)
+
+
+# --- one implementation: pluggy's own hook call -------------------------------------------
+
+
+def monitored(pm: pluggy.PluginManager) -> list[str]:
+    """The hooks called through pluggy's own hook calling, as they are called."""
+    called: list[str] = []
+    pm.add_hookcall_monitoring(lambda name, impls, kwargs: called.append(name), lambda *_: None)
+    return called
+
+
+async def test_with_the_built_in_plugins_each_hook_is_one_pluggy_call() -> None:
+    pm = builtin_manager()
+    called = monitored(pm)
+    shown = PluggyEntryProcessor(pm)
+    prepared = await shown.prepare(make_entry(metadata={"note": "ada@example.com"}), CONTEXT)
+    await shown.redact_for_reader(prepared, READER)
+    await shown.recorded(prepared)
+    assert prepared.metadata == {"note": "a***@example.com"}
+    assert prepared.source.ip == "10.0.0.1"
+    assert called == ["audit_enrich_entry", "audit_redact_entry", "audit_redact_for_reader"]
+
+
+async def test_a_lone_async_implementation_is_awaited() -> None:
+    prepared = await processor(LateEnricher()).prepare(make_entry(), CONTEXT)
+    assert prepared.actor.name == "Ada Lovelace"
+    watcher = SeesChain()
+    assert await processor(watcher).prepare(make_entry(), CONTEXT) == make_entry()
+    assert watcher.seen == [make_entry()]
+
+
+async def test_a_lone_validator_refuses_with_its_errors() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        await processor(TicketRequired()).prepare(make_entry(), CONTEXT)
+    assert [error.field for error in refused.value.errors] == ["metadata.ticket"]
+
+
+async def test_a_lone_failure_after_recording_is_logged_with_the_plugins_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        @hookimpl
+        async def audit_entry_recorded(self) -> None:
+            raise ConnectionError("webhook down")
+
+    with caplog.at_level(logging.ERROR):
+        await processor(broken=Broken()).recorded(make_entry())
+    assert "plugin 'broken' failed in audit_entry_recorded" in caplog.text
+
+
+async def test_a_lone_reader_redaction_refusing_fails_the_read() -> None:
+    class Refusing:
+        @hookimpl
+        def audit_redact_for_reader(self) -> None:
+            raise ValidationFailed.single("entry", "not for you")
+
+    with pytest.raises(PluginFailed) as failed:
+        await processor(refusing=Refusing()).redact_for_reader(make_entry(), READER)
+    assert failed.value.plugin == "refusing"

@@ -1,12 +1,28 @@
-"""Calling a hook's implementations one at a time, the way pluggy orders them.
+"""Calling a hook's implementations: through pluggy's own hook call where that is
+exactly the contract, one at a time where it is not.
 
-pluggy's own ``hook(...)`` runs every implementation in one call, so it cannot say
-which plugin failed, cannot await async implementations, and cannot chain outputs
-(redaction hooks feed each implementation the previous one's entry). This module does
-the same walk as pluggy's ``_multicall``, over the public ``get_hookimpls()`` list:
-wrappers set up first (outermost first), then the other implementations in call
-order, then the wrappers' teardowns in reverse, each getting the result, or the
-exception thrown in, exactly as pluggy does.
+pluggy's ``hook(**kwargs)`` (``_multicall``) is the contract when a hook has at most one
+implementation and no wrapper: there is only one plugin to blame, nothing to chain,
+and an awaitable result can be awaited after the call, as no wrapper is waiting for it.
+That is the case with only the built-in plugins, so ``call_hook`` then calls pluggy.
+
+Otherwise this module walks ``get_hookimpls()`` itself, the way ``_multicall`` does
+(wrappers set up outermost first, the other implementations in call order, the
+wrappers' teardowns in reverse, each getting the result or the exception, new and
+old-style), because ``_multicall`` cannot express the rest of the contract:
+
+- naming the plugin that failed: ``_multicall`` stops at the first exception and
+  keeps neither which implementation raised nor which returned which result (it drops
+  the Nones), so a bad result cannot be traced to its plugin either. A wrapper hookimpl
+  sees only the combined outcome; ``add_hookcall_monitoring`` (and the tracing built
+  on it) wraps the whole call, receiving the list of implementations and the outcome,
+  never one implementation's;
+- chaining: every implementation gets the same keyword arguments, so the redaction
+  hooks cannot hand one implementation's entry to the next;
+- async implementations: ``_multicall`` is synchronous, so a wrapper would receive an
+  awaitable instead of the awaited result the hookspecs promise;
+- running every implementation when one fails or refuses (``audit_entry_recorded``
+  logs and goes on; validators' refusals are collected into one 422).
 """
 
 from __future__ import annotations
@@ -54,7 +70,37 @@ class CallMode:
 async def call_hook(caller: pluggy.HookCaller, kwargs: Mapping[str, Any], mode: CallMode) -> Any:
     """Run every implementation of ``caller`` with ``kwargs``; raise ``HookFailure``
     (or the collected ``ValidationFailed``) when one fails."""
-    return await _Call(caller.name, dict(kwargs), mode).run(caller.get_hookimpls())
+    impls = caller.get_hookimpls()
+    if not impls:
+        return kwargs[mode.chain] if mode.chain is not None else []
+    if len(impls) == 1 and not (impls[0].wrapper or impls[0].hookwrapper):
+        return await _call_one(caller, impls[0].plugin_name, kwargs, mode)
+    return await _Call(caller.name, dict(kwargs), mode).run(impls)
+
+
+async def _call_one(
+    caller: pluggy.HookCaller, plugin: str, kwargs: Mapping[str, Any], mode: CallMode
+) -> Any:
+    """The hook's only implementation, a plain one (from ``plugin``), through pluggy."""
+    try:
+        results = caller(**kwargs)
+        value = results[0] if results else None
+        if inspect.isawaitable(value):
+            value = await value
+        if value is not None and mode.check is not None:
+            value = mode.check(value)
+    except Exception as exc:
+        if mode.refusals and isinstance(exc, ValidationFailed):
+            raise
+        failure = HookFailure(plugin, caller.name)
+        if mode.on_failure is None:
+            raise failure from exc
+        failure.__cause__ = exc
+        mode.on_failure(failure)
+        value = None
+    if mode.chain is not None:
+        return kwargs[mode.chain] if value is None else value
+    return [] if value is None else [value]
 
 
 class _Call:

@@ -27,8 +27,9 @@ reader holds audit:admin.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from audit_trail.core.model import Entry, JsonValue
@@ -55,6 +56,12 @@ CREDENTIAL_KEYS = frozenset(
 )
 
 Path = tuple[str, ...]
+Mask = Callable[[str], str]
+
+# Never part of a trigger match (see detectors), so a trigger matches the joined
+# strings of an entry exactly when it matches one of them.
+_SEPARATOR = "\0"
+_KEY_NOISE = re.compile(r"[\s_-]")
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -86,8 +93,9 @@ def parse_paths(fields: Iterable[str]) -> tuple[Path, ...]:
     return tuple(paths)
 
 
+@lru_cache(maxsize=4096)  # metadata keys repeat from entry to entry
 def is_credential_key(key: str) -> bool:
-    return re.sub(r"[\s_-]", "", key).lower() in CREDENTIAL_KEYS
+    return _KEY_NOISE.sub("", key).lower() in CREDENTIAL_KEYS
 
 
 class PiiRedactor:
@@ -108,46 +116,85 @@ class PiiRedactor:
         return replace(entry, source=replace(entry.source, ip=None))
 
     def redact(self, entry: Entry) -> Entry:
-        return replace(
-            entry,
-            actor=replace(entry.actor, name=self._optional(entry.actor.name)),
-            target=None
-            if entry.target is None
-            else replace(entry.target, name=self._optional(entry.target.name)),
-            tags=tuple(dict.fromkeys(self.text.redact(tag) for tag in entry.tags)),
-            metadata=self._mapping(entry.metadata, ()),
-            source=replace(entry.source, user_agent=self._optional(entry.source.user_agent)),
-        )
+        # Most entries hold no personal data: one look for the detectors' triggers in
+        # all their strings at once spares a look in each string.
+        strings: list[str] = []
+        _collect_strings(entry, strings)
+        if self.text.may_find(_SEPARATOR.join(strings)):
+            mask: Mask = self.text.redact
+        else:
+            mask = self.text.redact_screened
+        changes: dict[str, Any] = {"metadata": self._mapping(entry.metadata, (), mask)}
+        if entry.actor.name is not None and (name := mask(entry.actor.name)) != entry.actor.name:
+            changes["actor"] = replace(entry.actor, name=name)
+        target = entry.target
+        if (
+            target is not None
+            and target.name is not None
+            and (name := mask(target.name)) != target.name
+        ):
+            changes["target"] = replace(target, name=name)
+        tags = tuple(dict.fromkeys(mask(tag) for tag in entry.tags))
+        if tags != entry.tags:
+            changes["tags"] = tags
+        agent = entry.source.user_agent
+        if agent is not None and (masked := mask(agent)) != agent:
+            changes["source"] = replace(entry.source, user_agent=masked)
+        return replace(entry, **changes)
 
-    def _optional(self, value: str | None) -> str | None:
-        return None if value is None else self.text.redact(value)
-
-    def _mapping(self, mapping: Mapping[str, JsonValue], path: Path) -> dict[str, JsonValue]:
+    def _mapping(
+        self, mapping: Mapping[str, JsonValue], path: Path, mask: Mask
+    ) -> dict[str, JsonValue]:
         redacted: dict[str, JsonValue] = {}
         for key, value in mapping.items():
-            child = (*path, key)
-            masked = MASK if is_credential_key(key) or self._listed(child) else None
-            new_key = self.text.redact(key)
+            child = (*path, key) if self.paths else path
+            new_key = mask(key)
             if new_key in redacted:  # two keys masked alike: keep both
                 new_key = _unique(new_key, redacted)
-            redacted[new_key] = masked if masked is not None else self._value(value, child)
+            if is_credential_key(key) or self._listed(child):
+                redacted[new_key] = MASK
+            else:
+                redacted[new_key] = self._value(value, child, mask)
         return redacted
 
-    def _value(self, value: JsonValue, path: Path) -> JsonValue:
+    def _value(self, value: JsonValue, path: Path, mask: Mask) -> JsonValue:
         if isinstance(value, str):
-            return self.text.redact(value)
-        if isinstance(value, Mapping):
-            return self._mapping(value, path)
+            return mask(value)
+        if isinstance(value, dict | Mapping):  # dict first: the ABC check is slow
+            return self._mapping(value, path, mask)
         if isinstance(value, list | tuple):
-            return [self._value(item, path) for item in value]
+            return [self._value(item, path, mask) for item in value]
         return value
 
     def _listed(self, path: Path) -> bool:
-        return any(
+        return bool(self.paths) and any(
             len(listed) == len(path)
             and all(want in ("*", key) for want, key in zip(listed, path, strict=True))
             for listed in self.paths
         )
+
+
+def _collect_strings(entry: Entry, into: list[str]) -> None:
+    """Every string ``redact`` masks text in."""
+    for value in (entry.actor.name, entry.source.user_agent):
+        if value is not None:
+            into.append(value)
+    if entry.target is not None and entry.target.name is not None:
+        into.append(entry.target.name)
+    into.extend(entry.tags)
+    _collect_metadata(entry.metadata, into)
+
+
+def _collect_metadata(value: JsonValue, into: list[str]) -> None:
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, dict | Mapping):
+        for key, item in value.items():
+            into.append(key)
+            _collect_metadata(item, into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_metadata(item, into)
 
 
 def _unique(key: str, taken: Mapping[str, Any]) -> str:
