@@ -52,7 +52,8 @@ class CheckpointResult:
 class RevisionResult:
     """One revision checked end to end: values, salts, digests, leaf, inclusion in the
     tree of ``tree_size`` leaves. ``withheld`` names the committed fields the service
-    showed only as digests (erased or hidden from this reader)."""
+    gave no salt for (erased, hidden or redacted for this reader): only their digests
+    are in the leaf, and a value shown for them, if any, is not verified."""
 
     entry_id: str
     revision: int
