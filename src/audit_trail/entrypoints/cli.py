@@ -19,7 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from audit_trail.adapters.auth import KeyConfigError, load_or_create_dev_key, mint_token
-from audit_trail.entrypoints import asgi
+from audit_trail.entrypoints import asgi, verify_cli
 from audit_trail.entrypoints.container import build_container, build_token_verifier, jwt_config
 from audit_trail.entrypoints.settings import Settings, SettingsError, load_settings
 from audit_trail.plugins import PluginSetupError
@@ -241,4 +241,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand("run the HTTP service under uvicorn", _serve_arguments, serve),
     "token": Subcommand("print a signed bearer token", _token_arguments, token),
     "plugins": Subcommand("list the plugins and their hooks", lambda parser: None, plugins),
+    "verify": Subcommand(verify_cli.VERIFY_HELP, verify_cli.verify_arguments, verify_cli.verify),
+    "log-key": Subcommand(
+        verify_cli.LOG_KEY_HELP, verify_cli.log_key_arguments, verify_cli.log_key
+    ),
 }

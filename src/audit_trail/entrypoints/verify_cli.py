@@ -1,0 +1,236 @@
+"""``audit-trail verify`` and ``audit-trail log-key``: the client side of the tenant logs.
+
+``verify`` trusts one verifier key (``--vkey``, or the one saved for the service, or,
+the first time, the one the service serves: trust on first use, said on stderr), checks
+the latest signed checkpoint against the one it verified last time (saved per origin in
+the state file), then ``--entry ID`` end to end and ``--full`` audits. It prints one
+line per failure and exits 0 only when everything verifies (1 otherwise, 2 for bad
+arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from audit_trail.core.integrity import parse_vkey
+from audit_trail.entrypoints.container import build_note_signer
+from audit_trail.entrypoints.settings import Settings
+from audit_trail.verify import Failure, ServiceClient, ServiceError, Verifier, connect
+from audit_trail.verify.evidence import served_vkey
+from audit_trail.verify.results import Failed
+from audit_trail.verify.state import StateError, VerifyState, default_state_path
+
+VERIFY_HELP = "verify the service's signed tenant log, an entry, or everything (a full audit)"
+LOG_KEY_HELP = "print the verifier key (vkey) of the log's checkpoint signing key"
+TOKEN_VARIABLE = "AUDIT_VERIFY_TOKEN"  # noqa: S105 (a variable name, not a secret)
+FAILED, USAGE_ERROR = 1, 2
+
+
+def verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", required=True, help="the service, e.g. https://audit.example")
+    parser.add_argument(
+        "--token", help=f"a bearer token with scope audit:read (default: ${TOKEN_VARIABLE})"
+    )
+    parser.add_argument(
+        "--vkey", help="the verifier key to trust (default: the saved one, or trust on first use)"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help=f"the state file (default: {default_state_path()})",
+    )
+    parser.add_argument(
+        "--entry", action="append", default=[], metavar="ID", help="verify one entry; repeatable"
+    )
+    parser.add_argument("--full", action="store_true", help="a full audit of every leaf and entry")
+
+
+def verify(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(run_verify(args))
+
+
+async def run_verify(
+    args: argparse.Namespace,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    settle_seconds: float | None = None,
+) -> int:
+    """The ``verify`` command; ``transport`` lets tests run it against an in-process app."""
+    out, err = out or sys.stdout, err or sys.stderr
+    token = args.token or os.environ.get(TOKEN_VARIABLE)
+    state_path: Path = args.state or default_state_path()
+    try:
+        if not token:
+            raise ValueError(f"--token (or ${TOKEN_VARIABLE}) is required")
+        if args.vkey is not None:
+            parse_vkey(args.vkey)
+        state = VerifyState.load(state_path)
+        service = connect(args.url, token, transport=transport)
+    except (ValueError, StateError) as exc:  # NoteError is a ValueError
+        print(f"audit-trail: {exc}", file=err)
+        return USAGE_ERROR
+    url = args.url.rstrip("/")
+    try:
+        return await _verify(
+            args,
+            service_url=url,
+            state=state,
+            state_path=state_path,
+            service=service,
+            out=out,
+            err=err,
+            settle_seconds=settle_seconds,
+        )
+    finally:
+        await service.http.aclose()
+
+
+async def _verify(
+    args: argparse.Namespace,
+    *,
+    service_url: str,
+    state: VerifyState,
+    state_path: Path,
+    service: ServiceClient,
+    out: TextIO,
+    err: TextIO,
+    settle_seconds: float | None,
+) -> int:
+    failures: list[Failure] = []
+    vkey = args.vkey or state.keys.get(service_url)
+    first_use = vkey is None
+    if vkey is None:
+        try:
+            vkey = served_vkey(await service.key())
+        except ServiceError as exc:
+            return _report([Failure("key", str(exc))], out)
+        except Failed as exc:
+            return _report([exc.failure], out)
+        print(
+            f"WARNING: TRUST ON FIRST USE: no --vkey given and none saved for {service_url}; "
+            f"trusting the key the service serves now: {vkey} . Compare it with "
+            "`audit-trail log-key` run where the signing key is kept, or pass --vkey.",
+            file=err,
+        )
+    verifier = Verifier(service, vkey, progress=ProgressBar(err))
+    if settle_seconds is not None:
+        verifier.settle_seconds = settle_seconds
+    failures += await verifier.check_key()
+    latest = await verifier.latest_checkpoint(state.checkpoints)
+    failures += latest.failures
+    checkpoint = latest.checkpoint
+    if checkpoint is None:
+        return _report(failures, out)
+    if latest.ok and latest.note is not None:
+        state.remember(checkpoint, latest.note)
+        if first_use:
+            state.keys[service_url] = vkey
+        state.save(state_path)
+    since = f", consistent with size {latest.previous.size}" if latest.previous else ""
+    summary = [f"checkpoint {checkpoint.origin} tree size {checkpoint.size}{since}"]
+    for entry_id in args.entry:
+        result = await verifier.verify_entry(entry_id, checkpoint)
+        failures += result.failures
+        for revision in result.revisions:
+            _note_withheld(f"entry {entry_id} revision {revision.revision}", revision.withheld, err)
+        if result.ok:
+            summary.append(f"entry {entry_id}: {len(result.revisions)} revision(s)")
+    if args.full:
+        audit = await verifier.full_audit(checkpoint)
+        failures += audit.failures
+        for revision in audit.withheld:
+            subject = f"entry {revision.entry_id} revision {revision.revision}"
+            _note_withheld(subject, revision.withheld, err)
+        summary.append(f"full audit: {audit.leaves} leaves, {audit.entries} live entries")
+    if failures:
+        return _report(failures, out)
+    print("verified: " + "; ".join(summary), file=out)
+    return 0
+
+
+def _report(failures: list[Failure], out: TextIO) -> int:
+    for failure in failures:
+        print(f"FAIL {failure}", file=out)
+    return FAILED
+
+
+def _note_withheld(subject: str, paths: tuple[str, ...], err: TextIO) -> None:
+    if paths:
+        print(
+            f"note: {subject}: field(s) shown only as digests to this reader "
+            f"(erased, hidden or redacted): {', '.join(paths)}",
+            file=err,
+        )
+
+
+class ProgressBar:
+    """A bar on a terminal; plain lines (one per thousand, and the last) otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._open = False
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        finished = total is not None and done >= total
+        if not self._tty:
+            if done % 1000 == 0 or finished:
+                self._stream.write(f"{phase}: {done}" + (f"/{total}\n" if total else "\n"))
+            return
+        if total:
+            filled = self.WIDTH * done // total
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self._stream.write(f"\r{phase:8} [{bar}] {done}/{total}")
+        else:
+            self._stream.write(f"\r{phase:8} {done}")
+        self._open = not finished
+        if finished:
+            self._stream.write("\n")
+        self._stream.flush()
+
+
+# --- log-key ---
+
+
+def log_key_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", help="ask this service for its key (default: read the configured key file)"
+    )
+
+
+def log_key(args: argparse.Namespace, settings: Settings) -> int:
+    if args.url is None:
+        print(build_note_signer(settings).vkey)
+        return 0
+    return asyncio.run(_fetch_log_key(args.url))
+
+
+async def _fetch_log_key(url: str, transport: httpx.AsyncBaseTransport | None = None) -> int:
+    try:
+        service = connect(url, None, transport=transport)
+    except ValueError as exc:
+        print(f"audit-trail: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        print(served_vkey(await service.key()))
+    except ServiceError as exc:
+        print(f"FAIL key: {exc}")
+        return FAILED
+    except Failed as exc:
+        print(f"FAIL {exc.failure}")
+        return FAILED
+    finally:
+        await service.http.aclose()
+    return 0

@@ -1,0 +1,149 @@
+"""``audit-trail verify`` and ``audit-trail log-key`` against in-process apps."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit_trail.adapters.signing import Ed25519NoteSigner
+from audit_trail.entrypoints import verify_cli
+from audit_trail.entrypoints.cli import build_parser, main
+from tests.unit.verify_support import ORIGIN, Service, Services
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield Services(stack, tmp_path)
+
+
+@pytest.fixture
+async def service(services: Services) -> Service:
+    return await services.start()
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def failures(self) -> list[str]:
+        return [line for line in self.out.splitlines() if line.startswith("FAIL ")]
+
+
+async def verify(service: Service, state: Path, *extra: str) -> Run:
+    args = build_parser().parse_args(
+        ["verify", "--url", "http://api", "--token", service.token(), "--state", str(state), *extra]
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = await verify_cli.run_verify(
+        args, transport=service.transport, out=out, err=err, settle_seconds=0
+    )
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+async def test_first_run_trusts_loudly_and_saves_what_it_verified(
+    service: Service, tmp_path: Path
+) -> None:
+    recorded = await service.record()
+    state = tmp_path / "state" / "verify.json"
+    run = await verify(service, state, "--entry", recorded["id"], "--full")
+    assert run.code == 0, run.out
+    assert "TRUST ON FIRST USE" in run.err
+    assert await service.vkey() in run.err
+    assert run.out.splitlines() == [
+        f"verified: checkpoint {ORIGIN}/acme tree size 1; entry {recorded['id']}: 1 revision(s); "
+        "full audit: 1 leaves, 1 live entries"
+    ]
+    assert "leaves: 1/1" in run.err  # not a terminal: plain progress lines
+    saved = json.loads(state.read_text())
+    assert saved["keys"] == {"http://api": await service.vkey()}
+    assert saved["checkpoints"][f"{ORIGIN}/acme"]["size"] == 1
+    assert os.stat(state).st_mode & 0o777 == 0o600
+
+    await service.record()
+    again = await verify(service, state)
+    assert again.code == 0, again.out
+    assert "TRUST ON FIRST USE" not in again.err
+    assert again.out.strip().endswith("tree size 2, consistent with size 1")
+
+
+async def test_a_tampered_entry_is_one_failure_line_and_exit_1(
+    service: Service, tmp_path: Path
+) -> None:
+    recorded = await service.record()
+
+    def change(request: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
+        if "entry" in body:
+            body["entry"]["action"] = "nothing.happened"
+        return body
+
+    service.transport.edits["/proof"] = change
+    run = await verify(service, tmp_path / "state.json", "--entry", recorded["id"])
+    assert run.code == 1
+    assert run.failures == [
+        f"FAIL entry {recorded['id']} revision 1: the leaf does not commit the entry as served: "
+        "fields.action"
+    ]
+
+
+async def test_a_rollback_after_a_saved_checkpoint_fails(
+    services: Services, tmp_path: Path
+) -> None:
+    honest, rolled_back = await services.start(), await services.start()
+    for _ in range(3):
+        await honest.record()
+    await rolled_back.record()
+    state = tmp_path / "state.json"
+    assert (await verify(honest, state)).code == 0
+    run = await verify(rolled_back, state)
+    assert run.code == 1
+    assert run.failures == [
+        "FAIL tree size 1: the log shrank from the 3 leaves of a checkpoint verified before "
+        "(a rollback, or a fork of the log)"
+    ]
+    assert json.loads(state.read_text())["checkpoints"][f"{ORIGIN}/acme"]["size"] == 3
+
+
+async def test_a_vkey_that_did_not_sign_fails_and_a_malformed_one_is_a_usage_error(
+    service: Service, tmp_path: Path
+) -> None:
+    await service.record()
+    name = (await service.vkey()).split("+", 1)[0]
+    other = Ed25519NoteSigner(name, Ed25519PrivateKey.generate()).vkey
+    run = await verify(service, tmp_path / "state.json", "--vkey", other)
+    assert run.code == 1
+    assert [line.split(":")[0] for line in run.failures] == ["FAIL key", "FAIL checkpoint"]
+    assert not (tmp_path / "state.json").exists()
+    bad = await verify(service, tmp_path / "state.json", "--vkey", "not-a-vkey")
+    assert (bad.code, bad.err.strip()) == (
+        2,
+        "audit-trail: a verifier key is <name>+<key id>+<key>",
+    )
+
+
+async def test_log_key_prints_the_key_the_service_serves(
+    service: Service,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("AUDIT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AUDIT_LOG_SIGNING_KEY_FILE", str(tmp_path / "log-signing-key"))
+    monkeypatch.setenv("AUDIT_LOG_ORIGIN", ORIGIN)
+    assert main(["log-key"]) == 0
+    assert capsys.readouterr().out == await service.vkey() + "\n"
+
+    code = await verify_cli._fetch_log_key("http://api", transport=service.transport)
+    assert (code, capsys.readouterr().out) == (0, await service.vkey() + "\n")
