@@ -98,12 +98,6 @@ async def test_the_independent_verifier_refuses_a_changed_value(api: Api) -> Non
         independent.verify_proof(proof, vkey)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=independent.Invalid,
-    reason="a metadata key whose value is null is shown but has no committed field "
-    "(core.integrity.fields drops it); DESIGN.md commits metadata.<key> for each key",
-)
 async def test_a_metadata_value_of_null_is_committed(api: Api) -> None:
     stored = await api.record(entry(metadata={"reason": None}))
     vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]

@@ -245,16 +245,17 @@ ADVERSARIAL = {
 @pytest.mark.parametrize("make", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
 def test_redaction_time_grows_linearly_with_the_text(make: Callable[[int], str]) -> None:
     """Eight times the text may take about eight times as long, not 64 (a quadratic
-    scan); the bound leaves room for a noisy machine."""
+    scan). CPU time of this process, best of five, so that other processes on a busy
+    machine do not count; the bound (32x) still leaves room for noise."""
 
     def seconds(size: int) -> float:
         text = make(size)
         best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
+        for _ in range(5):
+            started = time.process_time()
             TEXT.redact(text)
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.process_time() - started)
         return best
 
     small, large = seconds(5_000), seconds(40_000)
-    assert large < 24 * small + 0.005, (small, large)
+    assert large < 32 * small + 0.005, (small, large)

@@ -39,9 +39,9 @@ def committed_fields(entry: Entry) -> dict[str, Any]:
         fields["target.type"] = entry.target.type
         fields["target.id"] = entry.target.id
         fields["target.name"] = entry.target.name
-    for key, value in entry.metadata.items():
-        fields[f"metadata.{key}"] = value
-    return {path: value for path, value in fields.items() if value is not None}
+    present = {path: value for path, value in fields.items() if value is not None}
+    # every top-level metadata key is committed, its whole value, null included
+    return present | {f"metadata.{key}": value for key, value in entry.metadata.items()}
 
 
 def field_digest(path: str, salt: bytes, value: Any) -> bytes:

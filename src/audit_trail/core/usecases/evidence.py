@@ -135,4 +135,8 @@ def _visible_salts(stored: Entry, visible: Entry) -> dict[str, bytes]:
     assert stored.evidence is not None
     committed, shown = committed_fields(stored), committed_fields(visible)
     salts = stored.evidence.salts
-    return {path: salts[path] for path, value in committed.items() if shown.get(path) == value}
+    return {
+        path: salts[path]
+        for path, value in committed.items()
+        if path in shown and shown[path] == value
+    }
