@@ -75,9 +75,7 @@ from urllib.parse import urlsplit
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from audit_trail.adapters.cache import redis_keys as rk
 from audit_trail.adapters.cache.breaker import BreakerState, CircuitBreaker
@@ -180,8 +178,8 @@ class RedisQueryCache:
     async def ping(self) -> bool:
         """Whether Redis answers (it then knows the scripts); if not, the breaker
         opens at once."""
-        try:
-            await self._command(self._load_scripts)
+        try:  # at start-up the loop is busy with imports and connections: be generous
+            await self._command(self._load_scripts, within=self._invalidate_timeout)
         except _Unavailable as exc:
             self._breaker.trip(exc.__cause__)
             return False
@@ -219,11 +217,11 @@ class RedisQueryCache:
 
     async def invalidate(self, tenant: str) -> None:
         """INCR the tenant's generation and wait until it has landed, for at most
-        ``invalidate_timeout_ms``; past that, or with the breaker open, the loss is
-        recorded and repaired in the background (see the module docstring)."""
-        if not self._breaker.allow():
-            self._lose_invalidation()
-            return
+        ``invalidate_timeout_ms``; past that the loss is recorded and repaired in the
+        background (see the module docstring)."""
+        # Even with the breaker open: a breaker opened by slowness while Redis still
+        # answers must not let a write be acknowledged with its INCR never sent. A
+        # Redis that refuses connections costs one refused attempt (_bump_generation).
         bump = asyncio.ensure_future(self._bump_generation(tenant))
         self._background.add(bump)
         bump.add_done_callback(self._bump_ended)  # runs before this coroutine resumes
@@ -334,8 +332,10 @@ class RedisQueryCache:
 
     # -- invalidations ----------------------------------------------------
     async def _bump_generation(self, tenant: str) -> bool:
-        """INCR the generation, retrying refused connections until the invalidation
-        wait is over or the breaker opens; never cut off by a client-side timer."""
+        """INCR the generation, retrying failures until the invalidation wait is over;
+        never cut off by a client-side timer. Gives up at once only when the
+        connection is refused: then no Redis server runs there to serve old pages,
+        and the next one to run there is fenced off (``redis_fence``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._invalidate_timeout
         delay = 0.01
@@ -345,17 +345,15 @@ class RedisQueryCache:
                     keys=[self._keys.generation(tenant)],
                     args=[rk.fresh_counter(), self._generation_ttl],
                 )
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (RedisError, OSError) as exc:
                 self._stats.errors += 1
                 self._breaker.record_failure(exc)
-            except RedisError as exc:  # refused by Redis itself (OOM, ACL, ...)
-                self._stats.errors += 1
-                self._breaker.record_failure(exc)
-                return False
+                if _refused(exc):
+                    return False
             else:
                 self._breaker.record_success()
                 return True
-            if loop.time() + delay >= deadline or not self._breaker.allow():
+            if loop.time() + delay >= deadline:
                 return False
             await asyncio.sleep(delay)
             delay = min(2 * delay, 0.2)
@@ -398,9 +396,10 @@ class RedisQueryCache:
         return True
 
     # -- reads ------------------------------------------------------------
-    async def _command(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _command(self, call: Callable[[], Awaitable[T]], within: float | None = None) -> T:
+        seconds = self._timeout if within is None else within
         try:
-            async with lag_aware_timeout(self._timeout, self._timeout_limit):
+            async with lag_aware_timeout(seconds, max(seconds, self._timeout_limit)):
                 result = await call()
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._stats.errors += 1
@@ -466,6 +465,16 @@ async def open_redis_query_cache(
         await cache.aclose()
         await client.aclose()
         await pool.aclose()
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a refused connection (nothing listens there)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
