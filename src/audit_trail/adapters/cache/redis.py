@@ -31,16 +31,17 @@ than it. How it holds:
    replica that took over) brings old generations and their pages back; each new
    connection first checks that the epoch was set on the server run it reached,
    and renews it if not (``redis_fence``), before it serves anything.
-5. Lost invalidations. When the INCR cannot land in time (Redis down, its breaker
-   open, the wait over), the write is still acknowledged -- a cache never fails a
-   request -- so the process records the loss, answers its own reads from storage,
-   and a background task renews the epoch until that lands, which makes every page
-   cached before unreachable for every process. The renewal waits on its
-   connection like the INCR above. Remaining limit: if Redis stays up but this
-   process alone cannot reach it (a network partition, a killed client connection),
-   another process may serve a page of the old epoch until the renewal lands or the
-   page expires; no cache that must not fail writes can do better without asking
-   storage on every hit.
+5. Lost invalidations. When the INCR cannot land in time (the wait is over, or the
+   connection is refused: then no server runs there to serve old pages, and the
+   next one is fenced by 4; the breaker plays no part), the write is still
+   acknowledged -- a cache never fails a request -- so the process records the
+   loss, answers its own reads from storage, and a background task renews the
+   epoch until that lands, which makes every page cached before unreachable for
+   every process. The renewal waits on its connection like the INCR above.
+   Remaining limit: if Redis stays up but this process alone cannot reach it (a
+   network partition, a killed client connection), another process may serve a
+   page of the old epoch until the renewal lands or the page expires; no cache that
+   must not fail writes can do better without asking storage on every hit.
 
 Failures: reads are bounded by ``timeout_ms`` measured by a lag-aware deadline
 (``deadline``): the timer counts only when it fires on time, so a busy event loop
