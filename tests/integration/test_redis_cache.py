@@ -261,3 +261,74 @@ async def test_a_hit_does_not_touch_storage(cache: RedisQueryCache) -> None:
     assert await service.read_ids() == {written}
     assert repository.storage_calls == calls
     assert cache.stats.hits == 1
+
+
+async def test_a_hit_is_the_stored_bytes_as_they_are(
+    cache: RedisQueryCache, sync_redis: redis.Redis, prefix: str
+) -> None:
+    page = b'{"items": [ ],  "next_cursor":null}'  # not what a JSON encoder would write
+    await cache.get_or_load("acme", "q", Loader(page))
+    (page_key,) = sync_redis.keys(f"{prefix}:page:*")
+    assert sync_redis.get(page_key) == page
+    assert await cache.get_or_load("acme", "q", Loader(b"other")) == page
+
+
+async def test_one_tenant_cannot_grow_redis_past_its_budget(
+    redis_server: RedisServer, sync_redis: redis.Redis, prefix: str
+) -> None:
+    budget = 2 * MIB
+    async with open_redis_query_cache(
+        url=redis_server.url,
+        key_prefix=prefix,
+        ttl_seconds=60,
+        timeout_ms=1000,
+        max_page_bytes=MIB,
+        breaker_seconds=0.2,
+        tenant_max_bytes=budget,
+    ) as cache:
+        for number in range(40):  # one reader, distinct queries, ~0.3 MB pages: 12 MB
+            page = b"%02d" % number + b"x" * 300_000
+            assert await cache.get_or_load("acme", f"q{number}", Loader(page)) == page
+        assert await cache.get_or_load("umbrella", "q", Loader(b"other tenant")) == b"other tenant"
+        stored = sum(
+            sync_redis.strlen(key) for key in sync_redis.scan_iter(f"{prefix}:page:acme:*")
+        )
+        assert budget - 300_000 <= stored <= budget
+        assert cache.stats.evictions >= 30
+        # the newest pages are the ones kept, and they are hits
+        last = b"39" + b"x" * 300_000
+        assert await cache.get_or_load("acme", "q39", Loader(b"reloaded")) == last
+        assert await cache.get_or_load("umbrella", "q", Loader(b"x")) == b"other tenant"
+
+
+async def test_fallback_reads_share_loads_but_never_one_begun_before_them(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    async with open_redis_query_cache(
+        url=redis_server.url,
+        key_prefix=prefix,
+        ttl_seconds=60,
+        timeout_ms=1000,
+        max_page_bytes=MIB,
+        breaker_seconds=60,
+    ) as cache:
+        cache._breaker.trip()  # Redis deemed down: every read goes to storage
+        load = Loader(b"slow page", delay=0.05)
+        pages = await asyncio.gather(*(cache.get_or_load("acme", "q", load) for _ in range(20)))
+        assert pages == [b"slow page"] * 20
+        assert load.calls == 1
+
+        gate = asyncio.Event()
+
+        async def load_before_the_write() -> bytes:
+            await gate.wait()
+            return b"old"
+
+        before = asyncio.ensure_future(cache.get_or_load("acme", "q", load_before_the_write))
+        await asyncio.sleep(0.02)  # its load has begun; then another process writes
+        after = asyncio.ensure_future(cache.get_or_load("acme", "q", Loader(b"new")))
+        also_after = asyncio.ensure_future(cache.get_or_load("acme", "q", Loader(b"newer")))
+        await asyncio.sleep(0.02)
+        gate.set()
+        assert await before == b"old"
+        assert await after == await also_after == b"new"  # one load, begun after them

@@ -42,6 +42,8 @@ def test_redis_stats_render_as_counters_and_a_state_gauge() -> None:
         "audit_trail_cache_errors_total": 4,
         "audit_trail_cache_bypasses_total": 5,
         "audit_trail_cache_oversized_total": 1,
+        "audit_trail_cache_evictions_total": 0,
+        "audit_trail_cache_lost_invalidations_total": 0,
         "audit_trail_cache_breaker_opened_total": 2,
         'audit_trail_cache_breaker_state{state="closed"}': 0,
         'audit_trail_cache_breaker_state{state="open"}': 1,

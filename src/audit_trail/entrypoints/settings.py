@@ -47,6 +47,9 @@ class Settings:
     redis_timeout_ms: int = 50
     redis_key_prefix: str = "audit-trail"
     redis_breaker_seconds: float = 5.0
+    redis_invalidate_timeout_ms: int = 5000  # how long a write waits for its invalidation
+    redis_tenant_max_bytes: int = 64 * MIB  # what one tenant's pages may take in Redis
+    redis_max_connections: int = 100
     # auth
     jwt_secret: str | None = None
     jwt_public_key: str | None = None  # PEM text
@@ -82,6 +85,9 @@ class Settings:
             "cache_max_bytes",
             "cache_max_page_bytes",
             "redis_timeout_ms",
+            "redis_invalidate_timeout_ms",
+            "redis_tenant_max_bytes",
+            "redis_max_connections",
             "max_body_bytes",
             "max_batch_entries",
             "max_pending_writes",

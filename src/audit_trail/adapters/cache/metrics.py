@@ -24,6 +24,7 @@ _HELP = {
     "bypasses": "Queries answered from storage without the cache (backend unusable).",
     "oversized": "Query pages not cached because they exceed the page size limit.",
     "evictions": "Cached pages evicted to stay within the cache's bounds.",
+    "lost_invalidations": "Invalidations not known to have reached the cache backend in time.",
     "breaker_opened": "Times the cache backend's circuit breaker opened.",
     "breaker_state": "State of the cache backend's circuit breaker (1 for the current state).",
 }

@@ -2,43 +2,59 @@
 
 A page lives under ``P:page:<tenant>:<epoch>:<generation>:<sha256(query)>`` for
 ``ttl_seconds`` (layout and scripts in ``redis_keys``). ``invalidate(tenant)`` INCRs
-the tenant's generation; a global epoch, also part of every page key, is bumped
-when an invalidation was lost.
+the tenant's generation; a global epoch, also part of every page key, is renewed
+when an invalidation was lost and whenever a connection reaches a Redis server run
+that did not set it (``redis_fence``). A hit is one ``EVALSHA`` (``READ``) that
+reads both counters and returns the page stored under them, as stored.
 
-Why no read gets a page older than a write it could know about:
+The contract: a write is acknowledged only when no process can serve a page older
+than it. How it holds:
 
 1. A page is stored only under the epoch and generation that its loader read
-   *before* it called ``load``. The write is stored, then the generation INCRed,
-   then the write acknowledged; a read that began after the acknowledgement reads
-   the new generation, so the only pages it can find were loaded after the INCR,
-   hence after the write was stored. The counters live in Redis, so this holds
-   across processes, and for the in-process single flight and the Redis fill lock
-   too: both are keyed by the full page key, which each caller computes from
-   counters it read itself.
-2. Counters never repeat. A missing epoch or generation (never set, expired,
-   evicted, flushed, Redis restarted without persistence) is created with a fresh
-   random 62-bit value, not 0, and INCR goes on from there, so a lost counter never
-   climbs back to a value old pages are stored under. Generations expire a day
-   (at least ten TTLs) after their last bump; pages after ``ttl_seconds``.
-3. Lost invalidations. When the INCR fails (Redis down, slow, paused) the write is
-   still acknowledged -- a cache never fails a request -- so the process records
-   the loss, answers its own reads from storage, and a background task retries,
-   every ``recovery_interval``, an INCR of the global epoch until one lands. That
-   makes every page cached before it unreachable, for every process. A bump covers
-   only the losses recorded before it was sent (sequence numbers), so a loss that
-   races a bump is never forgotten.
-   Limit: between Redis answering again and that bump landing (one retry interval),
-   another process that lost nothing may still read a page of the old epoch (if
-   the losing process dies first: until the page's TTL). The only record of the
-   loss is in the process that lost it; no cache that must not fail writes can do
-   better. If Redis lost its data (restart without persistence, FLUSHALL), there
-   is nothing stale to serve.
+   *before* it called ``load``; the single flight and the Redis fill lock are keyed
+   by that full page key. The write is stored, then the generation INCRed, then the
+   write acknowledged; a read that began after the acknowledgement reads the new
+   generation, so the only pages it can find were loaded after the write was stored.
+2. ``invalidate`` waits for the INCR's reply -- bounded by ``invalidate_timeout_ms``
+   (seconds, not the 50 ms of a read), and measured from the command, so neither a
+   slow event loop nor a few hundred milliseconds of Redis trouble cost an
+   invalidation. A command that outlives the wait is never cancelled: it stays
+   queued on its connection. While Redis is paused (``CLIENT PAUSE ... WRITE``) the
+   INCR waits in Redis's queue, and so does ``READ`` (a script that may write: it
+   creates missing counters), so nobody reads the old generation meanwhile, and
+   paused clients are resumed in the order they were paused: the INCR lands before
+   any read sent after the acknowledgement.
+3. Counters never repeat. A missing epoch or generation (never set, expired,
+   evicted, flushed) is created with a fresh random 62-bit value, not 0, and INCR
+   goes on from there; a renewed epoch is a fresh random value too.
+4. Restarts. A Redis server that comes back with an older state (RDB, AOF, a
+   replica that took over) brings old generations and their pages back; each new
+   connection first checks that the epoch was set on the server run it reached,
+   and renews it if not (``redis_fence``), before it serves anything.
+5. Lost invalidations. When the INCR cannot land in time (the wait is over, or the
+   connection is refused: then no server runs there to serve old pages, and the
+   next one is fenced by 4; the breaker plays no part), the write is still
+   acknowledged -- a cache never fails a request -- so the process records the
+   loss, answers its own reads from storage, and a background task renews the
+   epoch until that lands, which makes every page cached before unreachable for
+   every process. The renewal waits on its connection like the INCR above.
+   Remaining limit: if Redis stays up but this process alone cannot reach it (a
+   network partition, a killed client connection), another process may serve a
+   page of the old epoch until the renewal lands or the page expires; no cache that
+   must not fail writes can do better without asking storage on every hit.
 
-Failures: every command is bounded by ``timeout_ms`` (socket timeouts plus an
-``asyncio.timeout`` guard, no retries); a failure is counted in a circuit breaker
-that, once open, keeps requests away from Redis for ``breaker_seconds`` and then
-lets one probe through. Whatever Redis does, requests are answered from ``load()``;
-exceptions of ``load()`` itself propagate unchanged.
+Failures: reads are bounded by ``timeout_ms`` measured by a lag-aware deadline
+(``deadline``): the timer counts only when it fires on time, so a busy event loop
+neither cuts off a command Redis has answered nor counts as a Redis failure in the
+circuit breaker. The connection pool waits for a free connection (bounded) instead
+of failing. Whatever Redis does, requests are answered from ``load()``, through a
+single flight that never hands a caller a load begun before it arrived
+(``FreshFlight``); exceptions of ``load()`` itself propagate unchanged.
+
+Bounds: each tenant's pages are charged against ``tenant_max_bytes`` (their size
+plus ``redis_keys.PAGE_OVERHEAD``); a store that would go over it first evicts the
+tenant's oldest pages, and is dropped if that does not make room. The whole Redis is
+bounded by its ``maxmemory`` and eviction policy (docs/deployment.md).
 
 No stampede: concurrent misses of one page key share one ``load`` per process, and
 across processes the first to SET NX the page's short-lived lock loads while the
@@ -64,7 +80,9 @@ from redis.exceptions import RedisError
 
 from audit_trail.adapters.cache import redis_keys as rk
 from audit_trail.adapters.cache.breaker import BreakerState, CircuitBreaker
-from audit_trail.adapters.cache.single_flight import SingleFlight
+from audit_trail.adapters.cache.deadline import lag_aware_timeout
+from audit_trail.adapters.cache.redis_fence import InstanceFence
+from audit_trail.adapters.cache.single_flight import FreshFlight, SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +90,8 @@ T = TypeVar("T")
 Load = Callable[[], Awaitable[bytes]]
 
 DAY = 86_400
+MIB = 1024 * 1024
+SOCKET_TIMEOUT = 10.0
 
 
 @dataclass(slots=True)
@@ -84,6 +104,8 @@ class RedisCacheStats:
     errors: int = 0
     bypasses: int = 0
     oversized: int = 0
+    evictions: int = 0
+    lost_invalidations: int = 0
     breaker_opened: int = 0
     breaker_state: BreakerState = BreakerState.CLOSED
 
@@ -102,19 +124,26 @@ class RedisQueryCache:
         timeout_ms: int,
         max_page_bytes: int,
         breaker: CircuitBreaker,
+        invalidate_timeout_ms: int = 5000,
+        tenant_max_bytes: int = 64 * MIB,
         lock_wait_seconds: float = 0.25,
         lock_ttl_ms: int = 2000,
         recovery_interval: float = 0.1,
     ) -> None:
-        if min(ttl_seconds, timeout_ms, max_page_bytes, lock_ttl_ms) <= 0:
-            raise ValueError("the TTL, the timeout and the bounds must be positive")
+        bounds = (ttl_seconds, timeout_ms, max_page_bytes, lock_ttl_ms, invalidate_timeout_ms)
+        if min(*bounds, tenant_max_bytes) <= 0:
+            raise ValueError("the TTL, the timeouts and the bounds must be positive")
         self._client = client
         self._keys = rk.KeyLayout(key_prefix)
         self._ttl = ttl_seconds
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
         self._generation_ttl = max(DAY, 10 * math.ceil(ttl_seconds))
         self._timeout = timeout_ms / 1000
+        # However busy the event loop, a read gives up on Redis after this long.
+        self._timeout_limit = max(1.0, 20 * self._timeout)
+        self._invalidate_timeout = invalidate_timeout_ms / 1000
         self._max_page_bytes = max_page_bytes
+        self._tenant_max_bytes = tenant_max_bytes
         self._breaker = breaker
         self._lock_wait = lock_wait_seconds
         self._lock_ttl_ms = lock_ttl_ms
@@ -126,28 +155,32 @@ class RedisQueryCache:
         self._store = client.register_script(rk.STORE)
         self._stats = RedisCacheStats()
         self._flights: SingleFlight[str] = SingleFlight()
+        self._fallbacks: FreshFlight[tuple[str, str]] = FreshFlight()
         self._lost = 0  # invalidations that did not reach Redis, ever
-        self._covered = 0  # how many of them an epoch bump has made harmless
+        self._covered = 0  # how many of them an epoch renewal has made harmless
         self._recovery: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[bool]] = set()
+        self._abandoned: set[asyncio.Task[bool]] = set()  # no longer waited for
 
     @property
     def stats(self) -> RedisCacheStats:
         return replace(
             self._stats,
+            lost_invalidations=self._lost,
             breaker_state=self._breaker.state,
             breaker_opened=self._breaker.opened_count,
         )
 
     @property
     def recovery_pending(self) -> bool:
-        """Whether an invalidation was lost and the epoch not bumped since."""
+        """Whether an invalidation was lost and the epoch not renewed since."""
         return self._covered < self._lost
 
     async def ping(self) -> bool:
         """Whether Redis answers (it then knows the scripts); if not, the breaker
         opens at once."""
-        try:
-            await self._command(self._load_scripts)
+        try:  # at start-up the loop is busy with imports and connections: be generous
+            await self._command(self._load_scripts, within=self._invalidate_timeout)
         except _Unavailable as exc:
             self._breaker.trip(exc.__cause__)
             return False
@@ -163,7 +196,7 @@ class RedisQueryCache:
     async def get_or_load(self, tenant: str, key: str, load: Load) -> bytes:
         if self.recovery_pending or not self._breaker.allow():
             self._stats.bypasses += 1
-            return await self._load(load)
+            return await self._fallback(tenant, key, load)
         digest = rk.digest(key)
         args = [rk.fresh_counter(), rk.fresh_counter(), self._generation_ttl]
         try:
@@ -175,36 +208,42 @@ class RedisQueryCache:
             )
         except _Unavailable:
             self._stats.bypasses += 1
-            return await self._load(load)
+            return await self._fallback(tenant, key, load)
         if page is not None:
             self._stats.hits += 1
-            return bytes(page)
+            return page  # type: ignore[no-any-return]  # bytes, as stored
         self._stats.misses += 1
         keys = self._keys.page(tenant, epoch.decode(), generation.decode(), digest)
         return await self._flights.run(keys.page, lambda: self._fill(keys, load))
 
     async def invalidate(self, tenant: str) -> None:
-        if self._breaker.allow():
-            try:
-                await self._command(
-                    lambda: self._bump(
-                        keys=[self._keys.generation(tenant)],
-                        args=[rk.fresh_counter(), self._generation_ttl],
-                    )
-                )
-            except _Unavailable:
-                pass
-            else:
-                return
-        self._lose_invalidation()
+        """INCR the tenant's generation and wait until it has landed, for at most
+        ``invalidate_timeout_ms``; past that the loss is recorded and repaired in the
+        background (see the module docstring)."""
+        # Even with the breaker open: a breaker opened by slowness while Redis still
+        # answers must not let a write be acknowledged with its INCR never sent. A
+        # Redis that refuses connections costs one refused attempt (_bump_generation).
+        bump = asyncio.ensure_future(self._bump_generation(tenant))
+        self._background.add(bump)
+        bump.add_done_callback(self._bump_ended)  # runs before this coroutine resumes
+        try:
+            async with asyncio.timeout(self._invalidate_timeout):
+                await asyncio.shield(bump)
+        except TimeoutError:
+            # The INCR goes on in its queue; the loss is recorded (and repaired) anyway.
+            self._abandoned.add(bump)
+            self._stats.errors += 1
+            self._breaker.record_failure()
+            self._lose_invalidation()
 
     async def aclose(self) -> None:
-        """Stop the recovery task, after one last try at the epoch bump it is due."""
+        """Stop the background work, after one last try at the epoch renewal it is due."""
         task, self._recovery = self._recovery, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self.recovery_pending and not await self._bump_epoch():
+        for pending in [task, *self._background]:
+            if pending is not None:
+                pending.cancel()
+        await asyncio.gather(*[t for t in [task, *self._background] if t], return_exceptions=True)
+        if self.recovery_pending and not await self._renew_epoch(self._timeout_limit):
             log.warning(
                 "Redis query cache: closing with %d lost invalidation(s) not covered; "
                 "other processes may serve older pages until they expire (%g s)",
@@ -222,7 +261,7 @@ class RedisQueryCache:
         except _Unavailable:
             return await self._load(load)
         if status == rk.FOUND:
-            return bytes(found[0])
+            return found[0]  # type: ignore[no-any-return]
         if status == rk.CLAIMED:
             try:
                 value = await self._load(load)
@@ -253,13 +292,16 @@ class RedisQueryCache:
             except _Unavailable:
                 return None
             if status == rk.FOUND:
-                return bytes(found[0])
+                return found[0]  # type: ignore[no-any-return]
             if status == rk.FREE:  # the filler gave up or its page was too large
                 return None
         return None
 
     async def _save(self, keys: rk.PageKeys, value: bytes | None, token: str) -> None:
-        if value is not None and len(value) > self._max_page_bytes:
+        if value is not None and (
+            len(value) > self._max_page_bytes
+            or len(value) + rk.PAGE_OVERHEAD > self._tenant_max_bytes
+        ):
             self._stats.oversized += 1
             value = None
         if value is None and not token:
@@ -269,20 +311,68 @@ class RedisQueryCache:
             self._ttl_ms,
             token,
             "0" if value is None else "1",
+            self._tenant_max_bytes,
+            len(value or b"") + rk.PAGE_OVERHEAD,
+            rk.MAX_EVICTIONS,
         ]
         with suppress(_Unavailable):
-            await self._command(lambda: self._store(keys=[keys.page, keys.lock], args=args))
+            _, evicted = await self._command(
+                lambda: self._store(
+                    keys=[keys.page, keys.lock, keys.index, keys.charged], args=args
+                )
+            )
+            self._stats.evictions += evicted
 
     async def _load(self, load: Load) -> bytes:
         self._stats.loads += 1
         return await load()
 
-    # -- lost invalidations -----------------------------------------------
+    async def _fallback(self, tenant: str, key: str, load: Load) -> bytes:
+        """Straight from storage, sharing a load only among callers it began after."""
+        return await self._fallbacks.run((tenant, key), lambda: self._load(load))
+
+    # -- invalidations ----------------------------------------------------
+    async def _bump_generation(self, tenant: str) -> bool:
+        """INCR the generation, retrying failures until the invalidation wait is over;
+        never cut off by a client-side timer. Gives up at once only when the
+        connection is refused: then no Redis server runs there to serve old pages,
+        and the next one to run there is fenced off (``redis_fence``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._invalidate_timeout
+        delay = 0.01
+        while True:
+            try:
+                await self._bump(
+                    keys=[self._keys.generation(tenant)],
+                    args=[rk.fresh_counter(), self._generation_ttl],
+                )
+            except (RedisError, OSError) as exc:
+                self._stats.errors += 1
+                self._breaker.record_failure(exc)
+                if _refused(exc):
+                    return False
+            else:
+                self._breaker.record_success()
+                return True
+            if loop.time() + delay >= deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 0.2)
+
+    def _bump_ended(self, bump: asyncio.Task[bool]) -> None:
+        """Records the loss of a bump that did not land (also when its invalidate()
+        was cancelled: the write is stored all the same)."""
+        self._background.discard(bump)
+        if bump in self._abandoned:
+            self._abandoned.discard(bump)  # its loss is recorded already
+        elif not bump.cancelled() and (bump.exception() is not None or not bump.result()):
+            self._lose_invalidation()
+
     def _lose_invalidation(self) -> None:
         if not self.recovery_pending:
             log.warning(
                 "Redis query cache: an invalidation did not reach Redis; answering "
-                "from storage here until the cache epoch is bumped"
+                "from storage here until the cache epoch is renewed"
             )
         self._lost += 1
         if self._recovery is None or self._recovery.done():
@@ -290,25 +380,27 @@ class RedisQueryCache:
 
     async def _recover(self) -> None:
         while self.recovery_pending:
-            if not await self._bump_epoch():
+            if not await self._renew_epoch(self._invalidate_timeout):
                 await asyncio.sleep(self._recovery_interval)
         log.info("Redis query cache: epoch bumped, older pages are unreachable")
 
-    async def _bump_epoch(self) -> bool:
-        covers = self._lost  # the losses recorded before the bump is sent
+    async def _renew_epoch(self, wait: float) -> bool:
+        covers = self._lost  # the losses recorded before the renewal is sent
+        renewal = asyncio.ensure_future(self._client.set(self._keys.epoch, rk.fresh_counter()))
+        renewal.add_done_callback(_retrieved)  # may outlive the wait: it stays queued
         try:
-            await self._command(
-                lambda: self._bump(keys=[self._keys.epoch], args=[rk.fresh_counter(), 0])
-            )
-        except _Unavailable:
+            async with asyncio.timeout(wait):
+                await asyncio.shield(renewal)
+        except (RedisError, OSError):  # TimeoutError is an OSError
             return False
         self._covered = max(self._covered, covers)
         return True
 
-    # -- every command ----------------------------------------------------
-    async def _command(self, call: Callable[[], Awaitable[T]]) -> T:
+    # -- reads ------------------------------------------------------------
+    async def _command(self, call: Callable[[], Awaitable[T]], within: float | None = None) -> T:
+        seconds = self._timeout if within is None else within
         try:
-            async with asyncio.timeout(self._timeout):
+            async with lag_aware_timeout(seconds, max(seconds, self._timeout_limit)):
                 result = await call()
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._stats.errors += 1
@@ -327,19 +419,31 @@ async def open_redis_query_cache(
     timeout_ms: int,
     max_page_bytes: int,
     breaker_seconds: float,
+    invalidate_timeout_ms: int = 5000,
+    max_connections: int = 100,
     **options: Any,
 ) -> AsyncIterator[RedisQueryCache]:
-    """A RedisQueryCache on its own client, closed on exit.
+    """A RedisQueryCache on its own client and connection pool, closed on exit.
 
-    Never fails because Redis is down: the cache then starts with its breaker open
-    and says so in the log. ``options`` go to ``RedisQueryCache``."""
-    timeout = timeout_ms / 1000
-    client = redis.asyncio.Redis.from_url(
+    The pool holds at most ``max_connections``; a command that finds them all busy
+    waits for one (for at most ``invalidate_timeout_ms``, and within its own
+    timeout). Never fails because Redis is down: the cache then starts with its
+    breaker open and says so in the log. ``options`` go to ``RedisQueryCache``."""
+    # The socket timeouts only catch dead sockets: the cache's own deadlines, which
+    # discount event-loop lag, are what bound a command. A command abandoned by its
+    # caller is left queued in Redis (an INCR that a paused Redis will run before any
+    # later read) until the socket timeout, so that one is long.
+    generous = max(timeout_ms, invalidate_timeout_ms) / 1000
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
         url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        max_connections=max_connections,
+        timeout=generous,
+        socket_timeout=max(SOCKET_TIMEOUT, 2 * generous),
+        socket_connect_timeout=generous,
         retry=Retry(NoBackoff(), 0),
+        redis_connect_func=InstanceFence(rk.KeyLayout(key_prefix)).on_connect,
     )
+    client = redis.asyncio.Redis(connection_pool=pool)
     breaker = CircuitBreaker(reset_seconds=breaker_seconds, name="Redis query cache")
     cache = RedisQueryCache(
         client,
@@ -348,6 +452,7 @@ async def open_redis_query_cache(
         timeout_ms=timeout_ms,
         max_page_bytes=max_page_bytes,
         breaker=breaker,
+        invalidate_timeout_ms=invalidate_timeout_ms,
         **options,
     )
     try:
@@ -360,6 +465,22 @@ async def open_redis_query_cache(
     finally:
         await cache.aclose()
         await client.aclose()
+        await pool.aclose()
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a refused connection (nothing listens there)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _without_password(url: str) -> str:

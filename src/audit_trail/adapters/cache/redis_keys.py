@@ -4,9 +4,12 @@
 the right: digest, generation and epoch never contain ``:``)::
 
     P:epoch                                      global epoch, no TTL
+    P:instance                                   run id of the Redis that set the epoch
     P:gen:<tenant>                               the tenant's generation
     P:page:<tenant>:<epoch>:<generation>:<sha256 of the canonical query>
     P:lock:<tenant>:<epoch>:<generation>:<sha256 of the canonical query>
+    P:index:<tenant>     sorted set: "<charged bytes>:<page key>" by the time it was stored
+    P:bytes:<tenant>     what the tenant's indexed pages are charged, in all
 
 Each script runs atomically and returns in one round trip. ``READ`` builds the page
 key from the counters it has just read, so it touches a key it was not given: fine
@@ -36,6 +39,8 @@ def fresh_counter() -> int:
 class PageKeys:
     page: str
     lock: str
+    index: str
+    charged: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,16 @@ class KeyLayout:
     def epoch(self) -> str:
         return f"{self.prefix}:epoch"
 
+    @property
+    def instance(self) -> str:
+        return f"{self.prefix}:instance"
+
+    def index(self, tenant: str) -> str:
+        return f"{self.prefix}:index:{tenant}"
+
+    def charged(self, tenant: str) -> str:
+        return f"{self.prefix}:bytes:{tenant}"
+
     def generation(self, tenant: str) -> str:
         return f"{self.prefix}:gen:{tenant}"
 
@@ -55,7 +70,12 @@ class KeyLayout:
 
     def page(self, tenant: str, epoch: str, generation: str, digest: str) -> PageKeys:
         tail = f"{tenant}:{epoch}:{generation}:{digest}"
-        return PageKeys(page=f"{self.prefix}:page:{tail}", lock=f"{self.prefix}:lock:{tail}")
+        return PageKeys(
+            page=f"{self.prefix}:page:{tail}",
+            lock=f"{self.prefix}:lock:{tail}",
+            index=self.index(tenant),
+            charged=self.charged(tenant),
+        )
 
 
 def digest(query_key: str) -> str:
@@ -121,14 +141,76 @@ end
 return {{{FREE}}}
 """
 
-# KEYS: page, lock. ARGV: value, TTL (ms), token ('' when we hold no lock), '1' to store.
-# Stores the page (unless told not to) and releases the lock if it is still ours.
+# KEYS: instance, epoch. ARGV: the run id of the Redis server answering, a fresh epoch.
+# Renews the epoch unless it was set on this very server (process): run on every new
+# connection, it makes pages that a restart (persistence, a failover) brought back
+# unreachable before the connection serves anything. Returns 1 when it renewed.
+FENCE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# How much one page is charged against its tenant's budget beyond its value: its key,
+# its index entry and Redis's own bookkeeping, roughly.
+PAGE_OVERHEAD = 512
+# Most index entries one STORE drops (expired) or evicts (oldest first): bounded work.
+MAX_EVICTIONS = 64
+
+# KEYS: page, lock, index, bytes. ARGV: value, TTL (ms), token ('' when we hold no lock),
+# '1' to store, the tenant's byte budget, what the page is charged, MAX_EVICTIONS.
+# Stores the page (unless told not to, or it is there already) within the budget:
+# drops index entries whose pages have expired, then evicts the tenant's oldest pages
+# until the new one fits; if it still does not, it is not stored. Releases the lock if
+# it is still ours. Returns {stored (0/1), pages evicted}.
 STORE = """
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local stored, evicted = 0, 0
+local function charge_of(member)
+  return tonumber(string.match(member, '^(%d+):'))
+end
+local function drop(member)
+  redis.call('DEL', string.sub(member, string.find(member, ':', 1, true) + 1))
+  redis.call('ZREM', KEYS[3], member)
+  return charge_of(member)
+end
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  local ttl, budget, charge = tonumber(ARGV[2]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local most = tonumber(ARGV[7])
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local total = tonumber(redis.call('GET', KEYS[4]))
+  if not total then  -- lost (evicted, say): count again what the index holds
+    total = 0
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+      total = total + charge_of(member)
+    end
+  end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - ttl, 'LIMIT', 0, most)
+  for _, member in ipairs(expired) do
+    total = total - drop(member)
+  end
+  while total + charge > budget and evicted < most do
+    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    if not oldest then
+      break
+    end
+    total = total - drop(oldest)
+    evicted = evicted + 1
+  end
+  if total + charge <= budget then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+    redis.call('ZADD', KEYS[3], now, charge .. ':' .. KEYS[1])
+    total = total + charge
+    stored = 1
+  end
+  redis.call('SET', KEYS[4], total, 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
 end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
 end
-return 1
+return {stored, evicted}
 """

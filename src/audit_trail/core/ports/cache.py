@@ -11,8 +11,11 @@ class QueryCache(Protocol):
 
     ``invalidate(tenant)`` makes every page cached for that tenant unreachable
     (adapters keep a per-tenant generation in the key and bump it). It is called
-    after a write is stored and before it is acknowledged, so no reader whose read
-    began after an acknowledged write gets a page without it.
+    after a write is stored and before it is acknowledged (once per batch of
+    concurrent writes of a tenant), and returns only when no process can serve a
+    page older than that write: a cache shared by several processes waits until its
+    invalidation is known to have landed (bounded; see each adapter for what it does
+    when its backend cannot confirm in time).
 
     A cache never raises to its caller: when its backend fails, ``get_or_load``
     calls ``load`` and returns its result, and ``invalidate`` makes sure no stale
