@@ -159,7 +159,10 @@ def test_serve_with_a_configured_secret_uses_no_dev_key(tmp_path: Path) -> None:
         assert listed.json() == {"items": [], "next_cursor": None}
         _stopped_cleanly(service)
         assert "development signing key" not in service.output()
-    assert not (workdir / ".audit-trail").exists()
+        # the checkpoints' key is another key: without AUDIT_LOG_SIGNING_KEY_FILE it is
+        # a development one, said loudly
+        assert "checkpoints are signed with the DEVELOPMENT key" in service.output()
+    assert not (workdir / ".audit-trail" / "dev-signing-key").exists()
 
 
 @pytest.mark.parametrize(
