@@ -11,6 +11,7 @@ import pytest
 
 from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
 from audit_trail.adapters.storage.sqlite_query import build_query, prefix_upper_bound
+from audit_trail.adapters.storage.sqlite_schema import SCHEMA_VERSION
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.model import Outcome
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
@@ -67,7 +68,7 @@ async def test_the_file_is_in_wal_mode_with_the_current_schema(
 ) -> None:
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 async def test_close_can_be_called_twice(database: Path) -> None:

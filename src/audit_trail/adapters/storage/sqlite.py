@@ -1,61 +1,70 @@
-"""SqliteEntryRepository: the embedded default EntryRepository, on aiosqlite.
+"""SqliteEntryRepository: the embedded default EntryRepository and TenantLog, on aiosqlite.
 
 One file in WAL mode with ``synchronous=FULL``, so nothing acknowledged is lost.
 Two connections: a writer, used by one transaction at a time (an asyncio lock), and
 a read-only reader. Each read is a single SELECT, hence one consistent snapshot of
 committed data: no reader sees half of an amendment. A write transaction, once
 begun, runs to its COMMIT or ROLLBACK even if the caller is cancelled.
+
+Entries and the tenant logs live in one file (``sqlite_schema``): a ``commit`` is one
+``BEGIN IMMEDIATE`` transaction for all its groups (``sqlite_log``), which SQLite
+serialises with every other writer of the file, in this process or another. Each
+tenant's right edge is cached here and used only when the log's size, read inside
+the transaction, is still the cached edge's size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
+from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.adapters.storage.sqlite_log import (
+    SELECT_LEAF_INDEX,
+    SELECT_LEAVES,
+    SELECT_NODES,
+    SELECT_SIZE,
+    SQLITE_TOOBIG,
+    append_groups,
+    found_nodes,
+    nodes_parameter,
+)
+from audit_trail.adapters.storage.sqlite_migration import migrate
 from audit_trail.adapters.storage.sqlite_query import build_query
-from audit_trail.adapters.storage.sqlite_schema import (
-    COLUMNS,
-    INSERT_REVISION,
-    INSERT_TAG,
-    SCHEMA,
-    entry_to_row,
-    row_to_entry,
-    tag_rows,
-)
-from audit_trail.core.errors import (
-    DuplicateEntry,
-    EntryNotFound,
-    EntryTooLarge,
-    RevisionConflict,
-    StorageUnavailable,
-)
+from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
+from audit_trail.core.errors import DomainError, EntryTooLarge, StorageUnavailable
+from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
+from audit_trail.core.ports.log import LogRecord, NodeId, StoredCheckpoint, StoredLeaf
 from audit_trail.core.query import QuerySpec
 
 # S608: the SQL text is built from constant column names only; values are bound
 _BY_ID = f"SELECT {', '.join(COLUMNS)} FROM revisions WHERE tenant = ? AND id = ?"  # noqa: S608
 _SELECT_LIVE = _BY_ID + " AND live = 1"
 _SELECT_HISTORY = _BY_ID + " ORDER BY revision"
-_SELECT_LATEST = (
-    "SELECT revision, deleted FROM revisions WHERE tenant = ? AND id = ?"
-    " ORDER BY revision DESC LIMIT 1"
+_SELECT_LATEST_CHECKPOINT = (
+    "SELECT size, note FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1"
 )
-_SQLITE_TOOBIG = 18
+_SELECT_CHECKPOINT = "SELECT size, note FROM checkpoints WHERE tenant = ? AND size = ?"
+_SAVE_CHECKPOINT = "INSERT OR REPLACE INTO checkpoints (tenant, size, note) VALUES (?, ?, ?)"
 # busy, locked, out of memory, read-only, I/O error, disk full, cannot open, protocol
 _UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+_CACHED_EDGES = 4096  # tenants whose right edge is kept between commits
 
-_Work = Callable[[aiosqlite.Connection], Awaitable[None]]
+T = TypeVar("T")
+_Work = Callable[[aiosqlite.Connection], Awaitable[T]]
 
 
-class SqliteEntryRepository:
+class SqliteEntryRepository(SingleChangeWrites):
     """Create with ``await SqliteEntryRepository.open(path)``; ``await close()`` (or
     ``async with``) when done."""
 
@@ -63,10 +72,12 @@ class SqliteEntryRepository:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._edges: OrderedDict[str, CompactRange] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_ms: int = 5000) -> Self:
-        """Open (or create) the database file at ``path`` and make sure the schema exists.
+        """Open (or create) the database file at ``path`` and bring its schema to the
+        current version (``sqlite_migration``).
 
         ``busy_timeout_ms`` is how long a statement waits for another process's lock
         before ``StorageUnavailable``."""
@@ -75,7 +86,7 @@ class SqliteEntryRepository:
             try:
                 await writer.execute_fetchall("PRAGMA journal_mode = WAL")
                 await writer.execute_fetchall("PRAGMA synchronous = FULL")
-                await _in_transaction(writer, _create_schema)
+                await _in_transaction(writer, migrate)
                 reader = await _connect(path, busy_timeout_ms)
                 await reader.execute_fetchall("PRAGMA query_only = ON")
             except BaseException:
@@ -100,32 +111,53 @@ class SqliteEntryRepository:
     ) -> None:
         await self.close()
 
-    async def append(self, entry: Entry) -> None:
-        await self.append_many([entry])
+    async def commit(
+        self, tenant: str, groups: Sequence[Sequence[LogRecord]]
+    ) -> list[int | DomainError]:
+        if not groups:
+            return []
 
-    async def append_many(self, entries: Sequence[Entry]) -> None:
-        ids = [entry.id for entry in entries]
-        seen: set[str] = set()
-        for entry_id in ids:
-            if entry_id in seen:
-                raise DuplicateEntry(entry_id)
-            seen.add(entry_id)
-        if not entries:
-            return
-        rows = [entry_to_row(entry, live=not entry.deleted) for entry in entries]
-        tags = [row for entry in entries if not entry.deleted for row in tag_rows(entry)]
+        async def work(db: aiosqlite.Connection) -> tuple[list[int | DomainError], CompactRange]:
+            return await append_groups(db, tenant, groups, self._edges.get(tenant))
 
+        results, edge = await self._write(work)
+        # only now: an edge of a rolled-back transaction could match a later size
+        self._edges[tenant] = edge
+        self._edges.move_to_end(tenant)
+        if len(self._edges) > _CACHED_EDGES:
+            self._edges.popitem(last=False)
+        return results
+
+    async def size(self, tenant: str) -> int:
+        rows = await self._read(SELECT_SIZE, (tenant,))
+        return int(rows[0][0]) if rows else 0
+
+    async def node_hashes(self, tenant: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        if not nodes:
+            return {}
+        return found_nodes(await self._read(SELECT_NODES, (nodes_parameter(nodes), tenant)))
+
+    async def leaves(self, tenant: str, start: int, end: int) -> Sequence[StoredLeaf]:
+        rows = await self._read(SELECT_LEAVES, (tenant, start, end))
+        return [StoredLeaf(index, bytes(leaf)) for index, leaf in rows]
+
+    async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
+        rows = await self._read(SELECT_LEAF_INDEX, (tenant, entry_id, revision))
+        return int(rows[0][0]) if rows else None
+
+    async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:
         async def work(db: aiosqlite.Connection) -> None:
-            try:
-                await _execute_many(db, INSERT_REVISION, rows)
-            except sqlite3.IntegrityError:
-                existing = await _first_existing(db, ids)
-                if existing is None:  # some other constraint
-                    raise
-                raise DuplicateEntry(existing) from None
-            await _execute_many(db, INSERT_TAG, tags)
+            await db.execute_fetchall(_SAVE_CHECKPOINT, (tenant, checkpoint.size, checkpoint.note))
 
         await self._write(work)
+
+    async def latest_checkpoint(self, tenant: str) -> StoredCheckpoint | None:
+        rows = await self._read(_SELECT_LATEST_CHECKPOINT, (tenant,))
+        return StoredCheckpoint(rows[0][0], rows[0][1]) if rows else None
+
+    async def checkpoint_at(self, tenant: str, size: int) -> StoredCheckpoint | None:
+        rows = await self._read(_SELECT_CHECKPOINT, (tenant, size))
+        return StoredCheckpoint(rows[0][0], rows[0][1]) if rows else None
 
     async def get(self, tenant: str, entry_id: str) -> Entry | None:
         rows = await self._read(_SELECT_LIVE, (tenant, entry_id))
@@ -137,55 +169,24 @@ class SqliteEntryRepository:
         items = [row_to_entry(row) for row in rows[: spec.limit]]
         return EntryPage(items=items, has_more=len(rows) > spec.limit)
 
-    async def amend(self, revision: Entry) -> None:
-        await self._store_next(revision)
-
-    async def delete(self, tombstone: Entry) -> None:
-        await self._store_next(tombstone)
-
     async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
         rows = await self._read(_SELECT_HISTORY, (tenant, entry_id))
         return [row_to_entry(row) for row in rows]
-
-    async def _store_next(self, revision: Entry) -> None:
-        tenant, entry_id = revision.tenant, revision.id
-
-        async def work(db: aiosqlite.Connection) -> None:
-            rows = list(await db.execute_fetchall(_SELECT_LATEST, (tenant, entry_id)))
-            if not rows or rows[0][1]:
-                raise EntryNotFound(entry_id)
-            current = rows[0][0]
-            if revision.revision != current + 1:
-                raise RevisionConflict(entry_id, revision.revision - 1, current)
-            await db.execute_fetchall(
-                "UPDATE revisions SET live = 0 WHERE tenant = ? AND id = ? AND revision = ?",
-                (tenant, entry_id, current),
-            )
-            await db.execute_fetchall(
-                INSERT_REVISION, entry_to_row(revision, live=not revision.deleted)
-            )
-            await db.execute_fetchall(
-                "DELETE FROM entry_tags WHERE tenant = ? AND id = ?", (tenant, entry_id)
-            )
-            if not revision.deleted:
-                await _execute_many(db, INSERT_TAG, tag_rows(revision))
-
-        await self._write(work)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():
             return list(await self._reader.execute_fetchall(sql, params))
 
-    async def _write(self, work: _Work) -> None:
-        async def locked() -> None:
+    async def _write(self, work: _Work[T]) -> T:
+        async def locked() -> T:
             async with self._write_lock:
-                await _in_transaction(self._writer, work)
+                return await _in_transaction(self._writer, work)
 
         task = asyncio.ensure_future(locked())
         # when the caller was cancelled, nobody else looks at the task's outcome
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         with _storage_errors():
-            await asyncio.shield(task)
+            return await asyncio.shield(task)
 
 
 async def _connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connection:
@@ -201,31 +202,16 @@ def _probe(path: str | Path) -> None:
     sqlite3.connect(path).close()
 
 
-async def _create_schema(db: aiosqlite.Connection) -> None:
-    for statement in SCHEMA:
-        await db.execute_fetchall(statement)
-
-
-async def _in_transaction(db: aiosqlite.Connection, work: _Work) -> None:
+async def _in_transaction(db: aiosqlite.Connection, work: _Work[T]) -> T:
     await db.execute_fetchall("BEGIN IMMEDIATE")
     try:
-        await work(db)
+        result = await work(db)
     except BaseException:
-        await db.execute_fetchall("ROLLBACK")
+        if db.in_transaction:  # some failures have rolled it back already
+            await db.execute_fetchall("ROLLBACK")
         raise
     await db.execute_fetchall("COMMIT")
-
-
-async def _execute_many(db: aiosqlite.Connection, sql: str, rows: Iterable[Any]) -> None:
-    cursor = await db.executemany(sql, rows)
-    await cursor.close()
-
-
-async def _first_existing(db: aiosqlite.Connection, ids: Iterable[str]) -> str | None:
-    for entry_id in ids:
-        if await db.execute_fetchall("SELECT 1 FROM revisions WHERE id = ? LIMIT 1", (entry_id,)):
-            return entry_id
-    return None
+    return result
 
 
 @contextmanager
@@ -236,7 +222,7 @@ def _storage_errors() -> Iterator[None]:
     except sqlite3.Error as exc:
         code = getattr(exc, "sqlite_errorcode", None)
         primary = None if code is None else code & 0xFF
-        if primary == _SQLITE_TOOBIG:
+        if primary == SQLITE_TOOBIG:
             raise EntryTooLarge(f"SQLite refused the entry: {exc}") from exc
         if primary in _UNAVAILABLE:
             raise StorageUnavailable(f"SQLite is unavailable: {exc}") from exc

@@ -1,23 +1,32 @@
 """The SQLite schema of SqliteEntryRepository, and entries to rows and back.
 
-``revisions`` holds one row per revision. ``live`` is 1 on the current revision of
-an entry that is not deleted, 0 everywhere else; every query index is partial on
-``live = 1`` and led by the tenant, so queries only ever walk the tenant's live
-entries. ``entry_tags`` holds the tags of live entries (one row per distinct tag),
-with their ``occurred_at`` so that a tag query pages through an index too.
+``revisions`` holds one row per revision, with its evidence (``recorded_by``, the
+salts as a JSON object of base64 strings, ``prev`` and ``leaf_hash``). ``live`` is 1
+on the current revision of an entry that is not deleted, 0 everywhere else; every
+query index is partial on ``live = 1`` and led by the tenant, so queries only ever
+walk the tenant's live entries. ``entry_tags`` holds the tags of live entries (one
+row per distinct tag), with their ``occurred_at`` so that a tag query pages through
+an index too.
 Times are integer epoch milliseconds; tags and metadata are JSON text.
+
+The tenant logs: ``log`` holds every leaf (``idx`` from 0 per tenant, its bytes, its
+hash, and the entry id and revision when it commits one), so level-0 node hashes come
+from it; ``nodes`` holds the hash of every complete subtree of level 1 and up;
+``checkpoints`` the signed notes kept per tree size. A leaf and the revision it
+commits are written in one transaction, so they never disagree.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from audit_trail.core.model import Actor, Entry, Outcome, Source, Target
+from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 COLUMNS = (
     "tenant",
@@ -37,6 +46,10 @@ COLUMNS = (
     "metadata",
     "source_ip",
     "source_user_agent",
+    "recorded_by",
+    "salts",
+    "prev",
+    "leaf_hash",
     "deleted",
     "live",
 )
@@ -71,6 +84,10 @@ SCHEMA = [
         metadata TEXT NOT NULL,
         source_ip TEXT,
         source_user_agent TEXT,
+        recorded_by TEXT NOT NULL,
+        salts TEXT NOT NULL,
+        prev BLOB,
+        leaf_hash BLOB NOT NULL,
         deleted INTEGER NOT NULL,
         live INTEGER NOT NULL,
         PRIMARY KEY (tenant, id, revision)
@@ -92,6 +109,37 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS entry_tags_by_entry ON entry_tags (tenant, id)",
     # An id names one entry across all tenants, as on every other adapter.
     "CREATE UNIQUE INDEX IF NOT EXISTS revisions_by_id ON revisions (id, revision)",
+    # a rowid table: leaves are too long for WITHOUT ROWID; leaf last, after the hash
+    """
+    CREATE TABLE IF NOT EXISTS log (
+        tenant TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        leaf_hash BLOB NOT NULL,
+        entry_id TEXT,
+        revision INTEGER,
+        leaf BLOB NOT NULL,
+        UNIQUE (tenant, idx)
+    )
+    """,
+    "CREATE UNIQUE INDEX IF NOT EXISTS log_by_revision"
+    " ON log (tenant, entry_id, revision) WHERE entry_id IS NOT NULL",
+    """
+    CREATE TABLE IF NOT EXISTS nodes (
+        tenant TEXT NOT NULL,
+        level INTEGER NOT NULL CHECK (level > 0),
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (tenant, level, idx)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS checkpoints (
+        tenant TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (tenant, size)
+    ) WITHOUT ROWID
+    """,
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 ]
 
@@ -101,7 +149,11 @@ INSERT_TAG = "INSERT OR IGNORE INTO entry_tags (tenant, tag, occurred_at, id) VA
 
 
 def entry_to_row(entry: Entry, *, live: bool) -> tuple[Any, ...]:
+    """The row of a sealed revision; ``ValueError`` when it has no evidence."""
     target = entry.target
+    evidence = entry.evidence
+    if evidence is None:
+        raise ValueError(f"revision {entry.revision} of {entry.id!r} is not sealed")
     return (
         entry.tenant,
         entry.id,
@@ -120,6 +172,10 @@ def entry_to_row(entry: Entry, *, live: bool) -> tuple[Any, ...]:
         _dump_json(entry.metadata),
         entry.source.ip,
         entry.source.user_agent,
+        entry.recorded_by,
+        _dump_salts(evidence.salts),
+        evidence.prev,
+        evidence.leaf_hash,
         int(entry.deleted),
         int(live),
     )
@@ -149,6 +205,10 @@ def row_to_entry(row: Sequence[Any]) -> Entry:
         metadata,
         source_ip,
         source_user_agent,
+        recorded_by,
+        salts,
+        prev,
+        leaf_hash,
         deleted,
         _live,
     ) = row
@@ -169,9 +229,19 @@ def row_to_entry(row: Sequence[Any]) -> Entry:
         metadata=json.loads(metadata),
         source=Source(ip=source_ip, user_agent=source_user_agent),
         deleted=bool(deleted),
+        recorded_by=recorded_by,
+        evidence=Evidence(salts=_load_salts(salts), prev=prev, leaf_hash=leaf_hash),
     )
 
 
 def _dump_json(value: Any) -> str:
     # ASCII escapes keep even lone surrogates storable
     return json.dumps(value, separators=(",", ":"))
+
+
+def _dump_salts(salts: Mapping[str, bytes]) -> str:
+    return _dump_json({path: base64.b64encode(s).decode("ascii") for path, s in salts.items()})
+
+
+def _load_salts(text: str) -> dict[str, bytes]:
+    return {path: base64.b64decode(salt) for path, salt in json.loads(text).items()}
