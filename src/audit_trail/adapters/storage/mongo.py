@@ -34,7 +34,7 @@ from audit_trail.adapters.storage.mongo_documents import (
     revisions_range,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
-from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog
+from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog, _Gate
 from audit_trail.adapters.storage.mongo_queries import INDEXES, FindArguments, find_arguments
 from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION, MongoTree
 from audit_trail.core.integrity.merkle import CompactRange
@@ -83,6 +83,7 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         self._transactions = transactions
         self._max_document_bytes = max_document_bytes
         self._edges: dict[str, CompactRange] = {}
+        self._gates: dict[str, _Gate] = {}
 
     @classmethod
     async def open(

@@ -43,8 +43,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +109,12 @@ class _Attempt:
         return any(len(pending.records) > 1 for pending, _ in self.starts)
 
 
+@dataclass(slots=True)
+class _Gate:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    failures: int = 0  # writes that found the server out of reach
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     """The first document the server refused: ``moved`` when another process holds its
@@ -129,10 +135,8 @@ class MongoTenantLog:
     _write_concern: WriteConcern
     _transactions: bool
     _max_document_bytes: int
-    # per tenant: the head as this process last knew it. Concurrent commits of one
-    # process need no lock: they meet in the unique positions as other processes do
-    # (the group committer writes one commit per tenant at a time anyway)
-    _edges: dict[str, CompactRange]
+    _edges: dict[str, CompactRange]  # per tenant: the head as this process last knew it
+    _gates: dict[str, _Gate]
 
     # -- writing -----------------------------------------------------------------
 
@@ -143,13 +147,13 @@ class MongoTenantLog:
             for record in group:
                 if record.revision is not None and record.revision.tenant != tenant:
                     raise ValueError("a revision belongs to the tenant of its log")
-        with self._forgetting_edge(tenant), storage_errors():
+        async with self._turn(tenant):
             return await self._commit(tenant, groups)
 
     async def integrate(self, tenant: str) -> int:
         """Integrate the stored leaves beyond the head (left by a writer that died
         between its insert and its integration); the log's size afterwards."""
-        with self._forgetting_edge(tenant), storage_errors():
+        async with self._turn(tenant):
             tail = await self._tree.tail(tenant, self._edges.get(tenant))
             await self._replace(tail.replaced)
             edge = await self._tree.integrate(tenant, tail.edge, tail.leaf_hashes)
@@ -330,19 +334,31 @@ class MongoTenantLog:
         return int(document["revision"]), bool(document.get("deleted", False))
 
     def _remember(self, tenant: str, edge: CompactRange) -> None:
-        """Cache the head ``edge`` unless a concurrent commit cached a later one."""
         known = self._edges.get(tenant)
         if known is None or known.size < edge.size:
             self._edges[tenant] = edge
 
-    @contextmanager
-    def _forgetting_edge(self, tenant: str) -> Iterator[None]:
-        """On any failure the cached head may be wrong: read it again next time."""
-        try:
-            yield
-        except BaseException:
-            self._edges.pop(tenant, None)
-            raise
+    @asynccontextmanager
+    async def _turn(self, tenant: str) -> AsyncIterator[None]:
+        """One write to ``tenant``'s log at a time in this process (they would only
+        collide on positions otherwise). A write that waited for one that found the
+        server out of reach fails at once too, rather than wait out its own timeout.
+        On any failure the cached head may be wrong: it is read again next time."""
+        gate = self._gates.get(tenant)
+        if gate is None:
+            gate = self._gates[tenant] = _Gate()
+        failures = gate.failures
+        async with gate.lock:
+            if gate.failures != failures:
+                raise StorageUnavailable("MongoDB did not take the write before this one")
+            try:
+                with storage_errors():
+                    yield
+            except BaseException as exc:
+                self._edges.pop(tenant, None)
+                if isinstance(exc, StorageUnavailable):
+                    gate.failures += 1
+                raise
 
     # -- reading -----------------------------------------------------------------
 
