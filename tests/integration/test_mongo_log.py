@@ -122,9 +122,9 @@ async def test_two_writer_processes_append_to_one_consistent_log(
         size = check_log(client, database, TENANT)
         in_order = [
             (d["id"], d["revision"])
-            for d in client[database]["entries"].find({"id": {"$exists": True}}).sort(
-                "log_index", 1
-            )
+            for d in client[database]["entries"]
+            .find({"id": {"$exists": True}})
+            .sort("log_index", 1)
         ]
     acks = [acknowledged(output) for output in outputs]
     assert all(len(a) > 50 for a in acks), [len(a) for a in acks]  # both really wrote

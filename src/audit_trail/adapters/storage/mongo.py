@@ -34,10 +34,9 @@ from audit_trail.adapters.storage.mongo_documents import (
     revisions_range,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
-from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog, _Gate
+from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog
 from audit_trail.adapters.storage.mongo_queries import INDEXES, FindArguments, find_arguments
-from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION, MongoTree
-from audit_trail.core.integrity.merkle import CompactRange
+from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
 from audit_trail.core.query import QuerySpec
@@ -75,15 +74,15 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
                 name, codec_options=CODEC_OPTIONS, write_concern=write_concern
             )
 
-        self._client = database.client
-        self._entries = collection(ENTRIES_COLLECTION)
-        self._checkpoints = collection(CHECKPOINTS_COLLECTION)
-        self._tree = MongoTree(self._entries, collection(TREE_COLLECTION))
-        self._write_concern = write_concern
-        self._transactions = transactions
-        self._max_document_bytes = max_document_bytes
-        self._edges: dict[str, CompactRange] = {}
-        self._gates: dict[str, _Gate] = {}
+        super().__init__(
+            client=database.client,
+            entries=collection(ENTRIES_COLLECTION),
+            checkpoints=collection(CHECKPOINTS_COLLECTION),
+            tree=collection(TREE_COLLECTION),
+            write_concern=write_concern,
+            transactions=transactions,
+            max_document_bytes=max_document_bytes,
+        )
 
     @classmethod
     async def open(

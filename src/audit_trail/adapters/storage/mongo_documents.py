@@ -104,7 +104,9 @@ def entry_to_document(
 def leaf_document(tenant: str, log_index: int, record: LogRecord) -> dict[str, Any]:
     """The document of one leaf: its revision's, or a bare leaf's."""
     if record.revision is not None:
-        return entry_to_document(record.revision, log_index=log_index, leaf=record.leaf)
+        document = entry_to_document(record.revision, log_index=log_index, leaf=record.leaf)
+        document[LEAF_HASH] = record.leaf_hash  # the hash the tree is built from
+        return document
     return {
         "_id": ObjectId(),
         "tenant": tenant,

@@ -25,12 +25,14 @@ time a process writes to a tenant (head and tail) or after another process wrote
 On a replica set (or sharded cluster) the insert and the ``live`` flags of a commit
 with amendments, deletions or batches run in one transaction: no reader sees two live
 revisions of an entry, and a batch is all or nothing even against a racing writer. A
-standalone server has no transactions. There, a query may show both the old and the
-new revision of an amended entry between the insert and the flag update (a writer
-that dies in between leaves it for the next integration to clear); and a batch that
-loses a race for an id after the check (another process inserting the same new id at
-that moment), or a race for positions, may have part of it stored, respectively have
-its leaves split around another process's leaves.
+standalone server has no transactions. There, between the insert and the flag update
+an amended entry has two live revisions; a query page shows only the newer one
+(``MongoEntryRepository.query``), but a filter that only the older one matches may
+still find it for that moment, and a writer that dies in between leaves the flag for
+the next integration to clear. A batch that loses a race for a new id to another
+process after the check (both inserting that id at once) keeps the entries it stored
+before the refused one, and a batch that races another process for positions may
+have its leaves split around the other's (each leaf is still in the log once).
 
 A writer that dies after inserting and before integrating leaves stored leaves past
 the head: the next commit, ``integrate`` or a ``leaf_index`` that needs them
@@ -126,17 +128,29 @@ class _Failure:
 
 
 class MongoTenantLog:
-    """The TenantLog half of MongoEntryRepository, which sets the attributes used here."""
+    """The TenantLog half of MongoEntryRepository: the collections come with the
+    repository's codec options and write concern."""
 
-    _client: Any
-    _entries: Any
-    _checkpoints: Any
-    _tree: MongoTree
-    _write_concern: WriteConcern
-    _transactions: bool
-    _max_document_bytes: int
-    _edges: dict[str, CompactRange]  # per tenant: the head as this process last knew it
-    _gates: dict[str, _Gate]
+    def __init__(
+        self,
+        *,
+        client: Any,
+        entries: Any,
+        checkpoints: Any,
+        tree: Any,
+        write_concern: WriteConcern,
+        transactions: bool,
+        max_document_bytes: int,
+    ) -> None:
+        self._client = client
+        self._entries = entries
+        self._checkpoints = checkpoints
+        self._tree = MongoTree(entries, tree)
+        self._write_concern = write_concern
+        self._transactions = transactions
+        self._max_document_bytes = max_document_bytes
+        self._edges: dict[str, CompactRange] = {}  # per tenant: the head as last known
+        self._gates: dict[str, _Gate] = {}
 
     # -- writing -----------------------------------------------------------------
 
@@ -168,7 +182,10 @@ class MongoTenantLog:
             results[number] = error
         queue = [_Pending(n, list(g)) for n, g in enumerate(groups) if results[n] is None]
         known = self._edges.get(tenant)
-        tail = Tail(copy_of(known), [], []) if known else await self._tree.tail(tenant, None)
+        if known is not None:
+            tail = Tail(copy_of(known), [], [])
+        else:
+            tail = await self._tree.tail(tenant, None)
         replaced = set(tail.replaced)  # previous revisions whose live flag is still to clear
         moves = 0
         while queue:
