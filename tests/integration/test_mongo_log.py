@@ -209,3 +209,46 @@ async def test_mongod_killed_mid_stream_leaves_a_whole_log_with_every_acknowledg
             assert index < size, (entry_id, revision)
     with own_server.client() as client:
         assert check_log(client, "log", TENANT) == size
+
+
+async def test_the_next_commit_integrates_what_a_writer_stored_before_it_died(
+    mongod_server: MongodServer, request: pytest.FixtureRequest
+) -> None:
+    database = lease_database(request, mongod_server.uri)
+    entry = make_entry(TENANT)
+    second = amended(entry)
+
+    async def crash(*_: object) -> None:
+        raise RuntimeError("the writer dies here")
+
+    async with open_mongo_repository(
+        uri=mongod_server.uri,
+        database=database,
+        write_concern="majority",
+        journal=True,
+        timeout_ms=10_000,
+    ) as dying:
+        await dying.append(entry)
+        # standalone: the insert is stored, the live flag and the tree are not
+        dying._replace = crash  # type: ignore[method-assign,assignment]
+        with pytest.raises(RuntimeError):
+            await dying.amend(second)
+    with mongod_server.client() as client:
+        live = client[database]["entries"].count_documents({"id": entry.id, "live": True})
+        assert live == 2  # what the dead writer left
+
+    async with open_mongo_repository(
+        uri=mongod_server.uri,
+        database=database,
+        write_concern="majority",
+        journal=True,
+        timeout_ms=10_000,
+    ) as next_writer:
+        assert await next_writer.size(TENANT) == 1
+        later = make_entry(TENANT)
+        [index] = await next_writer.commit(TENANT, [[revision_record(later)]])
+        assert index == 2  # after the dead writer's leaf, which is in the log now
+        assert await next_writer.size(TENANT) == 3
+        assert await next_writer.get(TENANT, entry.id) == second
+    with mongod_server.client() as client:
+        assert check_log(client, database, TENANT) == 3
