@@ -98,16 +98,13 @@ class LogEvidence:
         principal = query.principal
         principal.require(Scope.READ)
         tenant = principal.tenant
-        revisions = await self._repository.history(tenant, query.entry_id)
-        if not revisions:
-            raise EntryNotFound(query.entry_id)
-        wanted = revisions[-1].revision if query.revision is None else query.revision
-        revision = next((r for r in revisions if r.revision == wanted), None)
+        revision = await self._repository.revision(tenant, query.entry_id, query.revision)
         if revision is None or revision.evidence is None:
-            raise EntryNotFound(f"{query.entry_id} revision {wanted}")
+            wanted = "" if query.revision is None else f" revision {query.revision}"
+            raise EntryNotFound(f"{query.entry_id}{wanted}")
         index = await self._log.leaf_index(tenant, revision.id, revision.revision)
         if index is None:
-            raise StorageUnavailable(f"the log has no leaf for {revision.id} r{wanted}")
+            raise StorageUnavailable(f"the log has no leaf for {revision.id} r{revision.revision}")
         if query.tree_size is None:
             checkpoint = await self._checkpoints.latest(tenant)
         else:
