@@ -1,18 +1,23 @@
 """Tamper drills: history changed behind the API's back, in the database itself, is
 caught by ``audit-trail verify`` (docs/integrity.md, "Threat model").
 
-For each store a real ``audit-trail serve`` process runs for the module; each test
-takes a fresh tenant, records a handful of entries through HTTP (some amended, one
-deleted), runs ``audit-trail verify --full`` once (it passes and saves its state
-file), then tampers directly in the database (sqlite3 on the service's file,
-pymongo on its mongod) while the service runs, and runs ``verify`` again: it must
-exit 1 with a line naming what failed (the entry, its revision, or the tree size).
+For each store (a real SQLite file; a real mongod) a real ``audit-trail serve``
+process runs for the module; each test takes a fresh tenant, records a handful of
+entries through HTTP (some amended, one deleted), runs ``audit-trail verify --full``
+once (it passes and saves its state file), then tampers directly in the database
+(sqlite3, pymongo) and runs ``verify`` again: it must exit 1 with a FAIL line naming
+what failed (the entry and its revision, or the tree size).
 
-The drills: (1) one field of a stored revision edited; (2) an entry's revisions
-deleted, with or without its leaves; (3) two entries swapped, by their values or by
-their log positions; (4) the tenant's log rewritten from scratch (everything of the
-tenant dropped and other entries recorded through the API), caught by consistency
-with the checkpoint saved in the state file.
+The drills: (1) one field of a stored revision edited (the current one's action, an
+older one's metadata value); (2) an entry's revisions deleted with its leaves kept
+(on MongoDB, where a revision's document is its leaf too, each becomes a document that
+commits no revision), with its leaves too (a hole in the log), or the last one with
+its leaf, checkpoint and subtree hashes (a truncated log); (3) two entries swapped, by
+their values or by their log positions; (4) the tenant's log rewritten from scratch:
+with the service stopped everything of the tenant is dropped, then other entries are
+recorded through the API (fewer, as many, more): on its own the new log verifies, and
+the checkpoint in the saved state file is what catches it. Drills 1 to 3 tamper while
+the service runs; it keeps nothing of entries in memory (``AUDIT_CACHE=none``).
 """
 
 from __future__ import annotations
@@ -21,16 +26,21 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import pytest
+from bson import ObjectId
+from pymongo.database import Database
 
 from audit_trail.adapters.auth.minting import mint_token
+from audit_trail.adapters.storage.mongo_documents import revision_id
+from audit_trail.adapters.storage.sqlite_log import edge_nodes
 from tests.integration.test_cli_serve import API, ENTRY, Service, cli, environment, serving
+from tests.servers import MongodServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,14 +73,30 @@ class Tamperer(Protocol):
         """Drop everything the store holds of the tenant: entries, log, tree, checkpoints."""
 
 
-@dataclass
 class Store:
-    kind: str
-    service: Service
-    env: dict[str, str]
-    workdir: Path
-    vkey: str
-    tamper: Tamperer
+    """One ``audit-trail serve`` process on one store, and direct access to the store."""
+
+    def __init__(self, kind: str, env: dict[str, str], workdir: Path, tamper: Tamperer) -> None:
+        self.kind, self.env, self.workdir, self.tamper = kind, env, workdir, tamper
+        self._running = ExitStack()
+        self.service = self._start()
+        key = cli(workdir, env, "log-key")
+        assert key.returncode == 0, key.stderr
+        self.vkey = key.stdout.strip()
+
+    def _start(self) -> Service:
+        self._running = ExitStack()
+        return self._running.enter_context(serving("litestar", self.workdir, self.env))
+
+    def stop(self) -> None:
+        self._running.close()
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The service stopped for the duration, then started afresh (another port)."""
+        self.stop()
+        yield
+        self.service = self._start()
 
 
 @dataclass
@@ -209,13 +235,113 @@ class SqliteTamperer:
         self._run(*((f"DELETE FROM {table} WHERE tenant = ?", (tenant,)) for table in tables))  # noqa: S608
 
 
-def _sqlite_store(workdir: Path) -> tuple[dict[str, str], Callable[[], Tamperer]]:
+class MongoTamperer:
+    """On MongoDB each document of ``entries`` is a revision AND its leaf (``log_index``,
+    ``leaf``, ``leaf_hash``); ``tree`` holds the subtree hashes and each tenant's head."""
+
+    # what a revision document holds besides its identity, liveness and leaf
+    CONTENT = (
+        "action", "outcome", "actor_id", "actor_type", "actor_name", "target_type",
+        "target_id", "target_name", "occurred_at", "recorded_at", "tags", "metadata",
+        "source_ip", "source_user_agent", "recorded_by", "salts", "prev",
+    )  # fmt: skip
+
+    def __init__(self, database: Database[dict[str, Any]]) -> None:
+        self.db = database
+
+    def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int:
+        document = self.db.entries.find_one({"_id": revision_id(entry_id, revision)})
+        assert document is not None
+        assert document["tenant"] == tenant
+        return int(document["log_index"])
+
+    def edit_field(self, tenant: str, entry_id: str, revision: int, path: str, value: Any) -> None:
+        key = {"_id": revision_id(entry_id, revision), "tenant": tenant}
+        assert self.db.entries.update_one(key, {"$set": {path: value}}).modified_count == 1
+
+    def delete_entry(self, tenant: str, entry_id: str, *, leaves: bool) -> None:
+        revisions = {"tenant": tenant, "id": entry_id}
+        if leaves:
+            assert self.db.entries.delete_many(revisions).deleted_count > 0
+            return
+        # the revisions go; each leaf stays, as a document that commits no revision
+        documents = list(self.db.entries.find(revisions))
+        assert documents
+        for document in documents:
+            self.db.entries.delete_one({"_id": document["_id"]})
+            bare = {k: document[k] for k in ("tenant", "log_index", "leaf", "leaf_hash")}
+            self.db.entries.insert_one({"_id": ObjectId(), **bare})
+
+    def _current(self, tenant: str, entry_id: str) -> dict[str, Any]:
+        document = self.db.entries.find_one({"tenant": tenant, "id": entry_id, "live": True})
+        assert document is not None
+        return document
+
+    def swap_values(self, tenant: str, one: str, other: str) -> None:
+        first, second = self._current(tenant, one), self._current(tenant, other)
+        for mine, theirs in ((first, second), (second, first)):
+            content = {k: theirs[k] for k in self.CONTENT if k in theirs}
+            missing = {k: "" for k in self.CONTENT if k in mine and k not in theirs}
+            update: dict[str, Any] = {"$set": content}
+            if missing:
+                update["$unset"] = missing
+            self.db.entries.update_one({"_id": mine["_id"]}, update)
+
+    def swap_positions(self, tenant: str, first: int, second: int) -> None:
+        def move(source: int, target: int) -> None:
+            key = {"tenant": tenant, "log_index": source}
+            assert self.db.entries.update_one(key, {"$set": {"log_index": target}}).matched_count
+
+        move(first, -1)
+        move(second, first)
+        move(-1, second)
+
+    def forget_beyond(self, tenant: str, size: int) -> None:
+        self.db.checkpoints.delete_many({"tenant": tenant, "size": {"$gt": size}})
+        for node in self.db.tree.find({"_id": {"$regex": f"^{tenant}:[0-9]+:[0-9]+$"}}):
+            level, index = map(int, node["_id"].split(":")[1:])
+            if (index + 1) << level > size:
+                self.db.tree.delete_one({"_id": node["_id"]})
+        hashes = []  # the head: the right edge of the tree of ``size`` leaves
+        for level, index in edge_nodes(size):
+            if level == 0:
+                leaf = self.db.entries.find_one({"tenant": tenant, "log_index": index})
+                assert leaf is not None
+                hashes.append(leaf["leaf_hash"])
+            else:
+                stored = self.db.tree.find_one({"_id": f"{tenant}:{level}:{index}"})
+                assert stored is not None
+                hashes.append(stored["h"])
+        self.db.tree.update_one(
+            {"_id": f"{tenant}:head"}, {"$set": {"size": size, "hashes": hashes}}
+        )
+
+    def wipe(self, tenant: str) -> None:
+        self.db.entries.delete_many({"tenant": tenant})
+        self.db.tree.delete_many({"_id": {"$regex": f"^{tenant}:"}})
+        self.db.checkpoints.delete_many({"tenant": tenant})
+
+
+Settings = tuple[dict[str, str], Callable[[], Tamperer]]
+
+
+def _sqlite_store(request: pytest.FixtureRequest, stack: ExitStack, workdir: Path) -> Settings:
     path = workdir / "tamper.db"
     settings = {"AUDIT_STORAGE": "sqlite", "AUDIT_SQLITE_PATH": str(path)}
     return settings, lambda: SqliteTamperer(path)
 
 
-STORES = {"sqlite": _sqlite_store}
+def _mongo_store(request: pytest.FixtureRequest, stack: ExitStack, workdir: Path) -> Settings:
+    server: MongodServer = request.getfixturevalue("mongod_server")
+    name = f"tamper_{uuid.uuid4().hex}"
+    client = stack.enter_context(server.client())
+    stack.callback(client.drop_database, name)
+    settings = {"AUDIT_STORAGE": "mongo", "AUDIT_MONGO_URI": server.uri,
+                "AUDIT_MONGO_DATABASE": name}  # fmt: skip
+    return settings, lambda: MongoTamperer(client[name])
+
+
+STORES = {"sqlite": _sqlite_store, "mongo": _mongo_store}
 
 
 @pytest.fixture(scope="module", params=sorted(STORES))
@@ -226,7 +352,8 @@ def store(
     home = tmp_path_factory.mktemp(f"tamper-{kind}")
     workdir = home / "work"
     workdir.mkdir()
-    settings, tamperer = STORES[kind](workdir)
+    stack = ExitStack()
+    settings, tamperer = STORES[kind](request, stack, workdir)
     env = environment(
         home,
         PYTHONPATH=str(SOURCE),
@@ -236,10 +363,12 @@ def store(
         AUDIT_CACHE="none",
         **settings,
     )
-    with serving("litestar", workdir, env) as service:
-        key = cli(workdir, env, "log-key")
-        assert key.returncode == 0, key.stderr
-        yield Store(kind, service, env, workdir, key.stdout.strip(), tamperer())
+    with stack:
+        store = Store(kind, env, workdir, tamperer())
+        try:
+            yield store
+        finally:
+            store.stop()
 
 
 @pytest.fixture
@@ -346,7 +475,8 @@ def test_two_entries_with_swapped_log_positions_are_caught(tenant: Tenant) -> No
 
 @pytest.mark.parametrize("entries", [5, 9, 12], ids=["smaller", "same-size", "larger"])
 def test_a_log_rewritten_from_scratch_is_caught(tenant: Tenant, entries: int) -> None:
-    tenant.store.tamper.wipe(tenant.name)
+    with tenant.store.stopped():  # a fresh process: nothing of the old log in its memory
+        tenant.store.tamper.wipe(tenant.name)
     rewritten = [tenant.record(n, action="document.forged") for n in range(entries)]
     # on its own the new log verifies: only the saved checkpoint tells it from the old
     fresh = tenant.verify("--full", "--state", str(tenant.state.with_name("fresh.json")))
