@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit_trail.core.errors import EntryNotFound, LogRangeError, StorageUnavailable
+from audit_trail.core.errors import EntryNotFound, LogDamaged, LogRangeError
 from audit_trail.core.integrity.fields import committed_fields
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
@@ -91,7 +91,9 @@ class LogEvidence:
             raise LogRangeError(f"end ({end}) is beyond the log's {size} leaves")
         stored = await self._log.leaves(principal.tenant, start, end)
         if len(stored) != end - start:
-            raise StorageUnavailable(f"the log lacks leaves in [{start}, {end})")
+            held = {leaf.index for leaf in stored}
+            missing = [i for i in range(start, end) if i not in held]
+            raise LogDamaged(f"the log lacks leaves {missing[:5]} of [{start}, {end})")
         return [IndexedLeaf(leaf.index, json.loads(leaf.leaf)) for leaf in stored]
 
     async def entry_proof(self, query: EntryProofQuery) -> EntryProof:
@@ -104,7 +106,7 @@ class LogEvidence:
             raise EntryNotFound(f"{query.entry_id}{wanted}")
         index = await self._log.leaf_index(tenant, revision.id, revision.revision)
         if index is None:
-            raise StorageUnavailable(f"the log has no leaf for {revision.id} r{revision.revision}")
+            raise LogDamaged(f"the log has no leaf for {revision.id} revision {revision.revision}")
         if query.tree_size is None:
             checkpoint = await self._checkpoints.latest(tenant)
         else:
