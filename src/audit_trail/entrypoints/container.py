@@ -1,8 +1,8 @@
 """The composition root: every adapter, use case and the HTTP layer, wired from Settings.
 
 Nothing is built at import time. ``build_container(settings)`` makes a container;
-the app's startup awaits ``init_resources()`` (opening storage and cache) and then
-resolves ``http_api``; its shutdown awaits ``shutdown_resources()``.
+the app's startup awaits ``start`` (``init_resources()``, opening storage and cache,
+then ``http_api`` resolved once and kept by the app); its shutdown awaits ``stop``.
 """
 
 from __future__ import annotations
@@ -187,18 +187,14 @@ def build_container(settings: Settings) -> Container:
 
 
 async def start(container: Container) -> HttpApi:
-    """Open the resources and build the HTTP layer (both apps call this on startup)."""
+    """Open the resources and build the HTTP layer. Both apps call this once, on
+    startup, and hand the ``HttpApi`` it returns to their handlers."""
     await _resolved(container.init_resources())
     try:
-        return await current_api(container)
+        api: HttpApi = await _resolved(container.http_api())
     except BaseException:
         await stop(container)
         raise
-
-
-async def current_api(container: Container) -> HttpApi:
-    """The HTTP layer of a started container."""
-    api: HttpApi = await _resolved(container.http_api())
     return api
 
 
