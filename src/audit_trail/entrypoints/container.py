@@ -17,9 +17,11 @@ from dependency_injector import containers, providers
 
 from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
 from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
+from audit_trail.adapters.auth.token_cache import CachingTokenVerifier
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.core import CursorCodec
+from audit_trail.core.ports import TokenVerifier
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -72,6 +74,13 @@ def build_token_verifier(config: JwtConfig, settings: Settings) -> PyJWTTokenVer
         return PyJWTTokenVerifier(config)
     except KeyConfigError as exc:
         raise SettingsError(f"{_key_setting(settings)}: {exc}") from None
+
+
+def cached_token_verifier(verifier: PyJWTTokenVerifier, settings: Settings) -> TokenVerifier:
+    """``verifier`` behind a cache of ``AUDIT_TOKEN_CACHE_SIZE`` tokens (0: none)."""
+    if settings.token_cache_size == 0:
+        return verifier
+    return CachingTokenVerifier(verifier, settings.token_cache_size)
 
 
 def build_cursor_codec(config: JwtConfig, settings: Settings) -> CursorCodec:
@@ -147,7 +156,8 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UlidIdFactory)
     processor = providers.Singleton(build_entry_processor, settings)
     jwt = providers.Singleton(jwt_config, settings)
-    verifier = providers.Singleton(build_token_verifier, jwt, settings)
+    jwt_verifier = providers.Singleton(build_token_verifier, jwt, settings)
+    verifier = providers.Singleton(cached_token_verifier, jwt_verifier, settings)
     cursors = providers.Singleton(build_cursor_codec, jwt, settings)
 
     # use cases
