@@ -69,7 +69,8 @@ class Settings:
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
     pii_patterns: tuple[str, ...] = ()  # extra regular expressions to mask
     # process
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # also uvicorn's
+    access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
 
     def __post_init__(self) -> None:
         for name in (
