@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from litestar import Litestar, Request, Response, route
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, MethodNotAllowedException
@@ -86,16 +85,16 @@ def _options_refused(template: str, index: int) -> HTTPRouteHandler:
     return handler
 
 
-def _started_api(state: State) -> HttpApi:
-    api: HttpApi = state.http_api
-    return api
-
-
 def create_app(settings: Settings) -> Litestar:
     container = build_container(settings)
 
-    async def open_resources(app: Litestar) -> None:
+    async def open_resources() -> None:
         app.state.http_api = await start(container)
+
+    def started_api() -> HttpApi:
+        # No parameters, so Litestar parses nothing for it; cached after the first call.
+        api: HttpApi = app.state.http_api
+        return api
 
     async def close_resources() -> None:
         await stop(container)
@@ -117,13 +116,13 @@ def create_app(settings: Settings) -> Litestar:
     # handler, which an explicit one registered later would collide with.
     handlers = [_options_refused(t, i) for i, t in enumerate(ROUTES.paths)]
     handlers += [_handler_for(r) for r in ROUTES.routes]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
-        # Resolved once (the first request) from what startup built, then cached.
-        dependencies={"api": Provide(_started_api, use_cache=True, sync_to_thread=False)},
+        dependencies={"api": Provide(started_api, use_cache=True, sync_to_thread=False)},
         on_startup=[open_resources],
         on_shutdown=[close_resources],
         exception_handlers={HTTPException: framework_error, Exception: unexpected_error},
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
     )
+    return app
