@@ -45,12 +45,13 @@ class Api:
         **kwargs: Any,
     ) -> httpx.Response:
         """``method`` on ``BASE + path``, with a valid token for ``tenant`` holding
-        ``scopes`` unless ``token`` is given or ``anonymous`` is set."""
+        ``scopes`` unless ``token`` is given or ``anonymous`` is set. The method goes
+        out exactly as given (``delete`` stays lower-case)."""
         sent: dict[str, str] = {}
         if not anonymous:
             sent.update(bearer(token or self.tokens.token(scopes, tenant=tenant)))
         sent.update(headers or {})
-        return await self.http.request(method, BASE + path, headers=sent, **kwargs)
+        return await send_as_is(self.http, method, BASE + path, headers=sent, **kwargs)
 
     async def record(self, body: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         """POST an entry (a valid one by default); the stored entry."""
@@ -64,6 +65,16 @@ class Api:
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()["items"]
         return items
+
+
+async def send_as_is(
+    http: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """``http.request``, except that the method is sent exactly as given: httpx
+    upper-cases it, and the API must see ``delete`` as it was sent."""
+    request = http.build_request(method, url, **kwargs)
+    request.method = method
+    return await http.send(request)
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def api_raising(error: Exception) -> HttpApi:
 
 async def answer(error: Exception) -> tuple[HttpResponse, dict[str, object]]:
     request = HttpRequest("GET", headers={"authorization": "Bearer t"})
-    response = await api_raising(error).handle("/apiv3/audit_trail/entries", request)
+    query = next(route for route in ROUTES.routes if route.operation == "queryEntries")
+    response = await api_raising(error).serve(query, request)
     assert response.header("content-type") == "application/problem+json"
     body: dict[str, object] = msgspec.json.decode(response.body)
     assert body["status"] == response.status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,9 @@ def test_several_workers_share_no_in_process_cache(
             "workers": 2,
             "log_level": logging.INFO,
             "proxy_headers": False,
+            "access_log": False,
+            "loop": "uvloop",
+            "http": "httptools",
         }
     ]
     assert any("without a query cache" in r.getMessage() for r in caplog.records)
@@ -282,3 +286,37 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         keys = set(pool.map(lambda _: load_or_create_dev_key(path), range(16)))
     assert keys == {path.read_text().strip()}
+
+
+def _serve_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    assert cli.main(["serve", "--port", "1"]) == 0
+    (options,) = started
+    return options
+
+
+def test_serve_logs_no_request_lines_unless_asked(
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _serve_options(monkeypatch)["access_log"] is False
+    monkeypatch.setenv("AUDIT_ACCESS_LOG", "true")
+    assert _serve_options(monkeypatch)["access_log"] is True
+
+
+def test_uvicorns_log_level_follows_the_setting(
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIT_LOG_LEVEL", "warning")
+    assert _serve_options(monkeypatch)["log_level"] == logging.WARNING
+
+
+def test_serve_runs_on_uvloop_and_httptools_when_installed(
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = _serve_options(monkeypatch)
+    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+    for module in ("uvloop", "httptools"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    options = _serve_options(monkeypatch)
+    assert (options["loop"], options["http"]) == ("asyncio", "h11")

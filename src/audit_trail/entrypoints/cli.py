@@ -9,12 +9,14 @@ arguments and the settings, returning the exit status.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 
@@ -91,6 +93,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             dev_key.resolve(),
             DEFAULT_SCOPE,
         )
+    loop, http = _event_loop_and_parser()
     try:
         if args.workers > 1:  # workers build their own app: find import errors once, here
             _factory(args.app)()
@@ -102,6 +105,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_level=level,
             proxy_headers=False,  # the service applies AUDIT_TRUSTED_PROXIES itself
+            access_log=settings.access_log,
+            loop=loop,
+            http=http,
         )
     except ModuleNotFoundError as exc:
         if exc.name not in APPS:
@@ -110,6 +116,23 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             f"the {args.app} app needs its extra: pip install 'audit-trail[{args.app}]'"
         ) from None
     return 0
+
+
+def _event_loop_and_parser() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
+    """uvloop and httptools (``uvicorn[standard]``, installed with the service) when
+    they can be imported, else asyncio and h11: uvicorn's own "auto" choice, made
+    here so that the log says which one runs."""
+    loop: Literal["uvloop", "asyncio"] = "uvloop" if _installed("uvloop") else "asyncio"
+    http: Literal["httptools", "h11"] = "httptools" if _installed("httptools") else "h11"
+    log.info("event loop: %s; HTTP parser: %s", loop, http)
+    return loop, http
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _check_configuration(settings: Settings) -> None:

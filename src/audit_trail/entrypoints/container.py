@@ -1,8 +1,8 @@
 """The composition root: every adapter, use case and the HTTP layer, wired from Settings.
 
 Nothing is built at import time. ``build_container(settings)`` makes a container;
-the app's startup awaits ``init_resources()`` (opening storage and cache) and then
-resolves ``http_api``; its shutdown awaits ``shutdown_resources()``.
+the app's startup awaits ``start`` (``init_resources()``, opening storage and cache,
+then ``http_api`` resolved once and kept by the app); its shutdown awaits ``stop``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dependency_injector import containers, providers
 
 from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
 from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
+from audit_trail.adapters.auth.token_cache import CachingTokenVerifier
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.adapters.signing.ed25519 import Ed25519NoteSigner, load_or_create_signing_key
@@ -26,6 +27,7 @@ from audit_trail.core import CursorCodec
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
+from audit_trail.core.ports import TokenVerifier
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -80,6 +82,13 @@ def build_token_verifier(config: JwtConfig, settings: Settings) -> PyJWTTokenVer
         return PyJWTTokenVerifier(config)
     except KeyConfigError as exc:
         raise SettingsError(f"{_key_setting(settings)}: {exc}") from None
+
+
+def cached_token_verifier(verifier: PyJWTTokenVerifier, settings: Settings) -> TokenVerifier:
+    """``verifier`` behind a cache of ``AUDIT_TOKEN_CACHE_SIZE`` tokens (0: none)."""
+    if settings.token_cache_size == 0:
+        return verifier
+    return CachingTokenVerifier(verifier, settings.token_cache_size)
 
 
 def build_cursor_codec(config: JwtConfig, settings: Settings) -> CursorCodec:
@@ -185,7 +194,8 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UlidIdFactory)
     processor = providers.Singleton(build_entry_processor, settings)
     jwt = providers.Singleton(jwt_config, settings)
-    verifier = providers.Singleton(build_token_verifier, jwt, settings)
+    jwt_verifier = providers.Singleton(build_token_verifier, jwt, settings)
+    verifier = providers.Singleton(cached_token_verifier, jwt_verifier, settings)
     cursors = providers.Singleton(build_cursor_codec, jwt, settings)
 
     # the write path: every storage adapter is the tenant log too
@@ -246,18 +256,14 @@ def build_container(settings: Settings) -> Container:
 
 
 async def start(container: Container) -> HttpApi:
-    """Open the resources and build the HTTP layer (both apps call this on startup)."""
+    """Open the resources and build the HTTP layer. Both apps call this once, on
+    startup, and hand the ``HttpApi`` it returns to their handlers."""
     await _resolved(container.init_resources())
     try:
-        return await current_api(container)
+        api: HttpApi = await _resolved(container.http_api())
     except BaseException:
         await stop(container)
         raise
-
-
-async def current_api(container: Container) -> HttpApi:
-    """The HTTP layer of a started container."""
-    api: HttpApi = await _resolved(container.http_api())
     return api
 
 

@@ -1,10 +1,11 @@
 """The Litestar app: routing glue over the shared HTTP layer, nothing else.
 
-Each path of the routing table is registered for every routed method; the handler
-turns Litestar's request into an ``HttpRequest``, awaits ``HttpApi.handle`` (fed by
-a ``Provide`` dependency from the container) and turns the ``HttpResponse`` back.
-Errors Litestar raises itself go through the same problem renderer. Litestar's own
-OpenAPI is off: the shared layer serves ours.
+Every route of the table is one native route handler with the route's own methods
+(GET with HEAD); Litestar routes, and the handler turns its request into an
+``HttpRequest``, awaits ``HttpApi.serve`` and turns the ``HttpResponse`` back. The
+``HttpApi`` is built once on startup, kept in ``app.state`` and handed over by a
+cached ``Provide``. Errors Litestar raises itself (404, 405, 413, ...) go through the
+same problem renderer. Litestar's own OpenAPI is off: the shared layer serves ours.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Any
 from litestar import Litestar, Request, Response, route
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import HTTPRouteHandler
 
-from audit_trail.entrypoints.container import Container, build_container, current_api, start, stop
+from audit_trail.entrypoints.container import build_container, start, stop
 from audit_trail.entrypoints.http import (
-    ROUTED_METHODS,
     ROUTES,
     HttpApi,
     HttpResponse,
+    Route,
     build_request,
     framework_problem,
 )
@@ -47,7 +48,7 @@ def _to_litestar(response: HttpResponse) -> Response[bytes]:
     )
 
 
-def _handler_for(template: str, index: int) -> HTTPRouteHandler:
+def _handler_for(api_route: Route) -> HTTPRouteHandler:
     async def endpoint(
         request: Request[Any, Any, Any], api: NamedDependency[HttpApi]
     ) -> Response[bytes]:
@@ -59,27 +60,44 @@ def _handler_for(template: str, index: int) -> HTTPRouteHandler:
             body=await request.body(),
             client=request.scope.get("client"),
         )
-        return _to_litestar(await api.handle(template, http_request))
+        return _to_litestar(await api.serve(api_route, http_request))
 
     handler: HTTPRouteHandler = route(
-        _litestar_path(template),
-        http_method=[HttpMethod(m) for m in ROUTED_METHODS],
-        name=f"route{index}",
+        _litestar_path(api_route.full_path),
+        http_method=[HttpMethod(m) for m in api_route.methods],
+        name=api_route.operation,
+        status_code=200,  # only a default: the shared layer's response sets the status
     )(endpoint)
     return handler
 
 
+def _options_refused(template: str, index: int) -> HTTPRouteHandler:
+    """Litestar answers OPTIONS on every path that has no OPTIONS handler of its own;
+    the API has no OPTIONS operation, so this one makes it the same 405 as any other
+    method the path does not list."""
+
+    async def refuse() -> Response[bytes]:
+        raise MethodNotAllowedException()
+
+    handler: HTTPRouteHandler = route(
+        _litestar_path(template), http_method=HttpMethod.OPTIONS, name=f"options{index}"
+    )(refuse)
+    return handler
+
+
 def create_app(settings: Settings) -> Litestar:
-    container: Container = build_container(settings)
+    container = build_container(settings)
 
     async def open_resources() -> None:
-        await start(container)
+        app.state.http_api = await start(container)
+
+    def started_api() -> HttpApi:
+        # No parameters, so Litestar parses nothing for it; cached after the first call.
+        api: HttpApi = app.state.http_api
+        return api
 
     async def close_resources() -> None:
         await stop(container)
-
-    async def provide_api() -> HttpApi:
-        return await current_api(container)
 
     def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
         problem = framework_problem(
@@ -94,12 +112,17 @@ def create_app(settings: Settings) -> Litestar:
         log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
         return _to_litestar(internal_error())
 
-    return Litestar(
-        route_handlers=[_handler_for(t, i) for i, t in enumerate(ROUTES.paths)],
-        dependencies={"api": Provide(provide_api)},
+    # OPTIONS first: a path registered without one gets Litestar's automatic OPTIONS
+    # handler, which an explicit one registered later would collide with.
+    handlers = [_options_refused(t, i) for i, t in enumerate(ROUTES.paths)]
+    handlers += [_handler_for(r) for r in ROUTES.routes]
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies={"api": Provide(started_api, use_cache=True, sync_to_thread=False)},
         on_startup=[open_resources],
         on_shutdown=[close_resources],
         exception_handlers={HTTPException: framework_error, Exception: unexpected_error},
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
     )
+    return app

@@ -62,6 +62,7 @@ class Settings:
     default_tenant: str | None = None
     dev_key_file: Path = Path(".audit-trail/dev-signing-key")
     cursor_secret: str | None = None  # default: derived from the signing key
+    token_cache_size: int = 10_000  # verified tokens remembered; 0: verify every request
     # HTTP
     max_body_bytes: int = 1 * MIB
     max_batch_entries: int = 1000
@@ -75,7 +76,8 @@ class Settings:
     log_origin: str | None = None  # default: derived from the host name
     max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
     # process
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # also uvicorn's
+    access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
 
     def __post_init__(self) -> None:
         for name in (
@@ -94,8 +96,9 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")
-        if self.jwt_leeway_seconds < 0:
-            raise SettingsError("AUDIT_JWT_LEEWAY_SECONDS: must not be negative")
+        for name in ("jwt_leeway_seconds", "token_cache_size"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{_env_name(name)}: must not be negative")
         if self.log_level.upper() not in logging.getLevelNamesMapping():
             raise SettingsError(f"AUDIT_LOG_LEVEL: unknown level {self.log_level!r}")
 

@@ -25,6 +25,16 @@ SCOPE_CLAIMS = ("scope", "scopes", "scp")
 
 
 @dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """What a token was verified to be, and the window it is accepted in (epoch
+    seconds): from its ``nbf``/``iat`` less the leeway, until its ``exp``."""
+
+    principal: Principal
+    valid_from: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class JwtConfig:
     """How tokens are verified. Exactly one of ``secret`` (HMAC), ``public_key`` (PEM
     text) or ``jwks_file`` is set. ``algorithms`` empty means the key's own default
@@ -76,14 +86,31 @@ class PyJWTTokenVerifier:
         self._config = config
         self._keys = config.key_ring()
 
+    @property
+    def keys(self) -> KeyRing:
+        """The keys in use; a new object whenever they change (``reload_keys``)."""
+        return self._keys
+
+    def reload_keys(self) -> None:
+        """Read the configured keys again (a rotated JWKS file, say)."""
+        self._keys = self._config.key_ring()
+
     def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """As ``verify``, with the window in which the token is accepted."""
         key = self._key_for(token)
         claims = self._decode(token, key)
-        return Principal(
+        principal = Principal(
             subject=_subject(claims),
             tenant=self._tenant(claims),
             scopes=_scopes(claims),
         )
+        # PyJWT has checked that these are numbers; it compares them as integers.
+        starts = [int(claims[name]) for name in ("nbf", "iat") if name in claims]
+        valid_from = max(starts, default=float("-inf")) - self._config.leeway_seconds
+        return VerifiedToken(principal, valid_from, int(claims["exp"]))
 
     def _key_for(self, token: str) -> VerificationKey:
         try:

@@ -1,8 +1,8 @@
-"""HttpApi: the shared request pipeline both apps call.
+"""HttpApi: the shared request pipeline both apps call, once per request.
 
-For every request: body size (413), route and method (405), bearer token and scope
-(401/403), then the endpoint. Every error becomes a problem response here, so both
-apps answer byte for byte the same.
+The app has already routed the request (path and method) to one ``Route``; here:
+body size (413), bearer token and scope (401/403), then that route's endpoint. Every
+error becomes a problem response here, so both apps answer byte for byte the same.
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ from audit_trail.entrypoints.http.problems import (
     known_problem,
     render_problem,
 )
-from audit_trail.entrypoints.http.routes import ROUTES, Call, Endpoint, RouteTable
+from audit_trail.entrypoints.http.routes import ROUTES, Call, Endpoint, Route, RouteTable
 
 log = logging.getLogger(__name__)
 
 
 class HttpApi:
+    """Serves each route of ``routes`` with the endpoint named by its ``operation``.
+
+    Built once at start-up; the apps hold it and call ``serve`` per request."""
+
     def __init__(
         self,
         endpoints: Mapping[str, Endpoint],
@@ -46,33 +50,29 @@ class HttpApi:
         self._endpoints = dict(endpoints)
         self._authenticator = authenticator
         self._max_body_bytes = max_body_bytes
-        self._routes = routes
 
-    async def handle(self, path_template: str, request: HttpRequest) -> HttpResponse:
-        """The response to ``request``, which the app routed to ``path_template``.
+    async def serve(self, route: Route, request: HttpRequest) -> HttpResponse:
+        """The response to ``request``, which the app routed to ``route``.
 
-        HEAD gets GET's status and headers without the body."""
+        HEAD (on a GET route) gets GET's status and headers without the body."""
         try:
-            response = await self._dispatch(path_template, request)
+            response = await self._run(route, request)
         except Exception as exc:
-            response = known_problem(exc) or self._unexpected(request, path_template)
+            response = known_problem(exc) or _unexpected(request, route)
         return replace(response, body=b"") if request.method == "HEAD" else response
 
-    @staticmethod
-    def _unexpected(request: HttpRequest, path_template: str) -> HttpResponse:
-        log.exception("unexpected error in %s %s", request.method, path_template)
-        return internal_error()
-
-    async def _dispatch(self, path_template: str, request: HttpRequest) -> HttpResponse:
+    async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
         check_body_size(request, self._max_body_bytes)
-        route = self._routes.find(request.method, path_template)
-        if route is None:
-            raise _method_not_allowed(self._routes, request.method, path_template)
         principal = None
         if route.scope is not None:
             principal = self._authenticator.authenticate(request)
             principal.require(route.scope)
         return await self._endpoints[route.operation](Call(request, principal))
+
+
+def _unexpected(request: HttpRequest, route: Route) -> HttpResponse:
+    log.exception("unexpected error in %s %s", request.method, route.full_path)
+    return internal_error()
 
 
 def _method_not_allowed(routes: RouteTable, method: str, template: str | None) -> HttpProblem:
@@ -90,7 +90,17 @@ def framework_problem(
     status: int, method: str, path: str, *, max_body_bytes: int, routes: RouteTable = ROUTES
 ) -> HttpResponse:
     """The problem response for an error a framework raised itself (no route, a
-    method it does not route, a body over its limit, an unreadable request)."""
+    method the path does not register, a body over its limit, an unreadable request).
+
+    ``method`` is the request's method exactly as sent (methods are case-sensitive:
+    ``get`` is not ``GET``); a HEAD request gets the headers without the body."""
+    response = _framework_problem(status, method, path, max_body_bytes, routes)
+    return replace(response, body=b"") if method == "HEAD" else response
+
+
+def _framework_problem(
+    status: int, method: str, path: str, max_body_bytes: int, routes: RouteTable
+) -> HttpResponse:
     problem: HttpProblem
     if status == 404:
         problem = HttpProblem(NOT_FOUND, "there is nothing at this path")

@@ -55,7 +55,9 @@ def build_request(
     body: bytes,
     client: tuple[str, int] | list[Any] | None,
 ) -> HttpRequest:
-    """An ``HttpRequest`` from the ASGI scope's pieces and the body read so far."""
+    """An ``HttpRequest`` from the ASGI scope's pieces and the body read so far.
+
+    ``method`` is kept as sent: methods are case-sensitive (RFC 9110 §9.1)."""
     query: dict[str, list[str]] = {}
     pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, errors="replace")
     for name, value in pairs:
@@ -65,7 +67,7 @@ def build_request(
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return HttpRequest(
-        method=method.upper(),
+        method=method,
         path_params=dict(path_params),
         query=query,
         headers=headers,

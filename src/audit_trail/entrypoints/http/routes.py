@@ -1,5 +1,11 @@
-"""The one routing table. Both apps register every path of it, for every method,
-and hand the request to ``HttpApi``, which picks the route or answers 405."""
+"""The one routing table. Each app registers every route of it natively, with its own
+methods (a GET route answers HEAD too); the framework routes, and hands the request
+and its ``Route`` to ``HttpApi.serve``. A method a path does not list is the
+framework's 405, rendered by ``framework_problem`` with ``Allow`` from this table.
+
+To add an operation: one ``Route(...)`` in ``ROUTES`` and one endpoint function under
+its ``operation`` name (``EntryEndpoints.endpoints()`` or ``MetaEndpoints.endpoints()``).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,6 @@ from functools import cached_property
 from audit_trail.core import Principal, Scope, Unauthenticated
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
 from audit_trail.entrypoints.http.paths import BASE_PATH
-
-# Every method the apps route to the shared layer, so that 405 (and its ``Allow``)
-# is decided here, never by a framework's automatic HEAD/OPTIONS handling.
-ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,18 @@ class Route:
     def path_params(self) -> tuple[str, ...]:
         return tuple(re.findall(r"{(\w+)}", self.path))
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods the apps register for this route: a GET route answers HEAD too."""
+        return ("GET", "HEAD") if self.method == "GET" else (self.method,)
+
 
 class RouteTable:
     def __init__(self, routes: tuple[Route, ...]) -> None:
+        keys = [(r.method, r.full_path) for r in routes]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two routes share a method and a path")
         self.routes = routes
-        self._by_key = {(r.method, r.full_path): r for r in routes}
 
     @cached_property
     def paths(self) -> dict[str, tuple[str, ...]]:
@@ -76,18 +85,33 @@ class RouteTable:
         (HEAD right after GET: every GET route answers HEAD too)."""
         paths: dict[str, tuple[str, ...]] = {}
         for route in self.routes:
-            methods = ("GET", "HEAD") if route.method == "GET" else (route.method,)
-            paths[route.full_path] = (*paths.get(route.full_path, ()), *methods)
+            paths[route.full_path] = (*paths.get(route.full_path, ()), *route.methods)
         return paths
 
-    def find(self, method: str, path_template: str) -> Route | None:
-        """The route for ``method`` at ``path_template``; HEAD finds the GET route."""
-        if method == "HEAD":
-            method = "GET"
-        return self._by_key.get((method, path_template))
+    def plain_values(self, template: str, index: int) -> frozenset[str]:
+        """The values of ``template``'s parameter segment ``index`` that turn it into
+        a route of the table without parameters: such a path is that route's (405 for
+        a method it lacks), never the parameter's. Litestar routes plain paths first;
+        Werkzeug needs telling. Only templates with one parameter have any."""
+        segments = template.split("/")
+        params = [i for i, segment in enumerate(segments) if segment.startswith("{")]
+        if params != [index]:
+            return frozenset()
+        values = set()
+        for plain in self.paths:
+            other = plain.split("/")
+            if "{" in plain or len(other) != len(segments):
+                continue
+            if all(
+                a == b for i, (a, b) in enumerate(zip(segments, other, strict=True)) if i != index
+            ):
+                values.add(other[index])
+        return frozenset(values)
 
     def template_of(self, path: str) -> str | None:
-        """The template a concrete path matches (static segments win), or None."""
+        """The template a concrete path matches (static segments win), or None.
+        Only the error path uses it (``Allow`` of a 405); requests are routed by the
+        framework."""
         matches = [t for t, pattern in self._patterns if pattern.fullmatch(path)]
         return min(matches, key=lambda t: t.count("{"), default=None)
 
