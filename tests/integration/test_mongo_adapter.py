@@ -15,9 +15,10 @@ import pytest
 
 from audit_trail.adapters.storage.mongo import MongoEntryRepository, parse_write_concern
 from audit_trail.core.errors import DuplicateEntry, EntryTooLarge
+from audit_trail.core.integrity.leaf import sealed_leaf
 from audit_trail.core.model import Actor, Target
 from audit_trail.core.query import EntryFilters, QuerySpec
-from tests.contracts.builders import amended, make_entry
+from tests.contracts.builders import amended, make_entry, tombstone
 from tests.mongo import motor_database, pymongo_database
 from tests.servers import MongodServer
 
@@ -92,24 +93,21 @@ async def test_a_batch_with_one_entry_over_16_mib_stores_none(
     assert list((await repository.query("t1", QuerySpec())).items) == []
 
 
-@pytest.mark.parametrize(
-    ("size", "amendments"),
-    [(9 * MIB, 1), (3 * MIB, 5)],
-    ids=["one-big-amendment", "many-amendments"],
-)
-async def test_an_amendment_that_would_outgrow_the_document_is_too_large(
-    repository: MongoEntryRepository, size: int, amendments: int
+async def test_big_amendments_never_outgrow_a_document_but_one_over_16_mib_is_too_large(
+    repository: MongoEntryRepository,
 ) -> None:
-    revisions = [make_entry(metadata={"blob": "x" * size})]
+    revisions = [make_entry(metadata={"blob": "x" * (3 * MIB)})]
     await repository.append(revisions[0])
-    for _ in range(amendments - 1):
+    for _ in range(6):  # 21 MiB of revisions: one document each
         revisions.append(amended(revisions[-1]))
         await repository.amend(revisions[-1])
 
     with pytest.raises(EntryTooLarge):
-        await repository.amend(amended(revisions[-1]))
+        await repository.amend(amended(revisions[-1], metadata={"blob": "x" * (17 * MIB)}))
 
     assert list(await repository.history("t1", revisions[0].id)) == revisions
+    await repository.delete(tombstone(revisions[-1]))
+    assert await repository.get("t1", revisions[0].id) is None
 
 
 @pytest.mark.parametrize(
@@ -139,25 +137,30 @@ async def test_filter_values_that_look_like_operators_are_plain_data(
         assert [e.id for e in page.items] == [literal.id], filters
 
 
-async def test_an_entry_is_one_document_with_its_revisions_inside(
-    repository: MongoEntryRepository, mongod_server: MongodServer
+async def test_each_revision_is_a_document_holding_its_leaf_at_its_position(
+    repository: MongoEntryRepository,
 ) -> None:
     entry = make_entry(metadata={"n": 2**40})
     second = amended(entry, target=None)
     await repository.append(entry)
     await repository.amend(second)
 
-    documents = [d async for d in repository_collection(repository).find({})]
+    documents = [d async for d in repository_collection(repository).find({}).sort("_id")]
 
-    assert len(documents) == 1
-    document = documents[0]
-    assert document["_id"] == entry.id
-    assert document["revision"] == 2
-    assert "target_type" not in document  # unset, not left over from revision 1
-    assert [past["revision"] for past in document["past"]] == [1]
-    assert document["past"][0]["target_id"] == "d-7"
+    assert [d["_id"] for d in documents] == [f"{entry.id}:00000001", f"{entry.id}:00000002"]
+    assert [d["live"] for d in documents] == [False, True]
+    assert [d["log_index"] for d in documents] == [0, 1]
+    assert "target_type" not in documents[1]  # unset, not left over from revision 1
+    assert documents[0]["target_id"] == "d-7"
+    assert [d["leaf"] for d in documents] == [sealed_leaf(entry), sealed_leaf(second)]
+    assert documents[1]["recorded_by"] == "u-admin"
     assert list(await repository.history("t1", entry.id)) == [entry, second]
     assert type((await repository.history("t1", entry.id))[0].metadata["n"]) is int
+    assert [leaf.leaf for leaf in await repository.leaves("t1", 0, 10)] == [
+        sealed_leaf(entry),
+        sealed_leaf(second),
+    ]
+    assert await repository.leaf_index("t1", entry.id, 2) == 1
 
 
 def repository_collection(repository: MongoEntryRepository) -> Any:
@@ -183,6 +186,8 @@ async def test_open_creates_one_index_per_filter_led_by_tenant(
 ) -> None:
     indexes = await repository_collection(repository).index_information()
 
+    assert indexes["tenant_log_index"]["unique"] is True
+    assert indexes.pop("tenant_log_index")["key"] == [("tenant", 1), ("log_index", 1)]
     assert set(indexes) == {
         "_id_",
         "tenant_occurred_at",
@@ -198,7 +203,9 @@ async def test_open_creates_one_index_per_filter_led_by_tenant(
         if name != "_id_":
             keys = [key for key, _ in index["key"]]
             assert keys[0] == "tenant"
-            assert keys[-2:] == ["occurred_at", "_id"]
-            assert index["partialFilterExpression"] == {"deleted": False}
+            assert keys[-2:] == ["occurred_at", "id"]
+            assert index["partialFilterExpression"] == {"live": True}
     await repository.ensure_indexes()  # again: idempotent
-    assert await repository_collection(repository).index_information() == indexes
+    again = await repository_collection(repository).index_information()
+    again.pop("tenant_log_index")
+    assert again == indexes

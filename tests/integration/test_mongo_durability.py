@@ -94,9 +94,9 @@ async def test_every_acknowledged_entry_survives_sigkill(own_replset: MongodServ
 
     with own_replset.client() as client:
         stored = {
-            document["_id"]
+            document["id"]
             for document in client[DATABASE][ENTRIES_COLLECTION].find(
-                {"_id": {"$in": acknowledged}}, {"_id": 1}
+                {"id": {"$in": acknowledged}}, {"id": 1}
             )
         }
     missing = set(acknowledged) - stored

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from audit_trail.adapters.storage.mongo import MongoEntryRepository
 from audit_trail.adapters.storage.mongo_documents import ENTRIES_COLLECTION
-from audit_trail.core.model import Actor, Outcome, Target
+from audit_trail.core.model import Actor, Entry, Outcome, Target
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
 from tests.contracts.builders import make_entry, moment
 from tests.mongo import pymongo_database
@@ -58,8 +58,12 @@ async def loaded(mongod_server: MongodServer) -> AsyncIterator[Loaded]:
             )
             for i in range(ENTRIES)
         ]
-        for start in range(0, ENTRIES, 1000):
-            await repository.append_many(entries[start : start + 1000])
+        by_tenant: dict[str, list[Entry]] = {}
+        for entry in entries:
+            by_tenant.setdefault(entry.tenant, []).append(entry)
+        for batch in by_tenant.values():  # a batch belongs to one tenant
+            for start in range(0, len(batch), 1000):
+                await repository.append_many(batch[start : start + 1000])
         yield Loaded(repository, database)
 
 

@@ -93,7 +93,7 @@ def test_every_value_is_an_operand_of_an_operator_the_adapter_chose(
     assert operators <= OPERATORS
     assert set(query) == {
         "tenant",
-        "deleted",
+        "live",
         "actor_id",
         "actor_type",
         "action",
@@ -106,7 +106,7 @@ def test_every_value_is_an_operand_of_an_operator_the_adapter_chose(
     assert query["actor_id"] == {"$eq": actor_id}
     assert query["tags"] == {"$eq": tag}
     assert query["action"]["$eq"] == action
-    assert query["deleted"] is False
+    assert query["live"] is True
     assert all(not isinstance(leaf, dict) for leaf in leaves(query))
 
 
@@ -120,21 +120,21 @@ def test_a_cursor_bounds_the_time_range_on_its_side(
 
     if newest_first:
         assert query["occurred_at"] == {"$gte": since, "$lte": min(until, after_at)}
-        assert query["$or"] == [{"occurred_at": {"$lt": after_at}}, {"_id": {"$lt": "01ID"}}]
+        assert query["$or"] == [{"occurred_at": {"$lt": after_at}}, {"id": {"$lt": "01ID"}}]
     else:
         assert query["occurred_at"] == {"$gte": max(since, after_at), "$lte": until}
-        assert query["$or"] == [{"occurred_at": {"$gt": after_at}}, {"_id": {"$gt": "01ID"}}]
+        assert query["$or"] == [{"occurred_at": {"$gt": after_at}}, {"id": {"$gt": "01ID"}}]
 
 
-def test_find_asks_for_one_more_than_the_page_in_sort_order_without_the_past() -> None:
+def test_find_asks_for_one_more_than_the_page_in_sort_order_without_the_leaf() -> None:
     newest = find_arguments("t", QuerySpec(limit=20))
     oldest = find_arguments("t", QuerySpec(sort=SortOrder.OLDEST_FIRST, limit=1000))
 
     assert newest.as_kwargs() == {
-        "filter": {"tenant": {"$eq": "t"}, "deleted": False},
-        "projection": {"past": 0},
-        "sort": [("occurred_at", -1), ("_id", -1)],
+        "filter": {"tenant": {"$eq": "t"}, "live": True},
+        "projection": {"leaf": 0, "log_index": 0},
+        "sort": [("occurred_at", -1), ("id", -1)],
         "limit": 21,
     }
-    assert oldest.sort == [("occurred_at", 1), ("_id", 1)]
+    assert oldest.sort == [("occurred_at", 1), ("id", 1)]
     assert oldest.limit == 1001

@@ -1,71 +1,49 @@
-"""MongoEntryRepository: the production EntryRepository, on MongoDB.
+"""MongoEntryRepository: the production EntryRepository and TenantLog, on MongoDB.
 
 Runs on PyMongo's asyncio client (``pymongo.AsyncMongoClient``, PyMongo >= 4.13) and
 equally on a Motor client (``motor.motor_asyncio.AsyncIOMotorClient``): it only calls
 what both share. The document layout is in ``mongo_documents``, the filters and
-indexes in ``mongo_queries``.
+indexes in ``mongo_queries``, the log (sequencing, integration, proofs' reads and
+checkpoints) in ``mongo_log`` and ``mongo_tree``.
 
-- One document per entry holds every revision, so ``amend``/``delete`` is a single
-  atomic ``update_one`` guarded by ``revision``: of two racing amendments exactly one
-  matches, and the other gets ``RevisionConflict``.
-- ``append_many`` is all or nothing. On a replica set or sharded cluster (production)
-  the batch is inserted in one multi-document transaction. A standalone server has
-  no transactions: there the batch is checked first (duplicate ids, sizes), inserted
-  with ``ordered=True``, and when the server refuses an entry the ones inserted
-  before it are deleted again. Readers may glimpse such a batch for that moment, and
-  a batch cut off by a lost connection may stay partly stored (no clean-up is tried
-  then: the server is out of reach, and the caller must hear so within the timeout);
-  use a replica set (a one-node one is enough) where that matters.
+- One document per revision: ``get`` reads the last of an entry's ``_id`` range,
+  ``history`` the range in order (a page of it when asked), ``query`` only documents
+  flagged ``live`` (the current revision of an entry that is not deleted).
+- Every write is a commit of the tenant log (``SingleChangeWrites``): a revision and
+  its leaf are one document, so the entries and the log never disagree.
 - Writes use the configured write concern (default majority + journal): when a
   method returns, the write is durable.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
-import bson
-from pymongo import AsyncMongoClient, WriteConcern
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from audit_trail.adapters.storage.changes import SingleChangeWrites
 from audit_trail.adapters.storage.mongo_documents import (
     CODEC_OPTIONS,
     ENTRIES_COLLECTION,
-    OPTIONAL_FIELDS,
-    PAST,
-    document_history,
+    ENTRY_PROJECTION,
     document_to_entry,
-    entry_to_document,
-    revision_fields,
-    stored_revision,
+    revision_id,
+    revisions_range,
 )
-from audit_trail.adapters.storage.mongo_errors import is_too_large, storage_errors, translate
-from audit_trail.adapters.storage.mongo_queries import (
-    INDEXES,
-    LIVE,
-    FindArguments,
-    find_arguments,
-)
-from audit_trail.core.errors import (
-    DuplicateEntry,
-    EntryNotFound,
-    EntryTooLarge,
-    RevisionConflict,
-    StorageUnavailable,
-)
+from audit_trail.adapters.storage.mongo_errors import storage_errors
+from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog
+from audit_trail.adapters.storage.mongo_queries import INDEXES, FindArguments, find_arguments
+from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
 from audit_trail.core.query import QuerySpec
 
 DURABLE = WriteConcern(w="majority", j=True)
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
-_DUPLICATE_KEY = 11000
-_TRANSACTION_ATTEMPTS = 3
-_WITHOUT_PAST = {PAST: 0}
+CHECKPOINT_INDEXES = [IndexModel([("tenant", ASCENDING), ("size", DESCENDING)], name="tenant_size")]
 
 
 def parse_write_concern(w: str, *, journal: bool) -> WriteConcern:
@@ -79,7 +57,7 @@ def parse_write_concern(w: str, *, journal: bool) -> WriteConcern:
     raise ValueError(f"the write concern must be 'majority' or a number of nodes >= 1, not {w!r}")
 
 
-class MongoEntryRepository:
+class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
     """Create with ``await MongoEntryRepository.open(database)``, which also creates
     the indexes; the caller owns (and closes) the client behind ``database``."""
 
@@ -91,13 +69,20 @@ class MongoEntryRepository:
         transactions: bool = False,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     ) -> None:
-        self._client = database.client
-        self._entries = database.get_collection(
-            ENTRIES_COLLECTION, codec_options=CODEC_OPTIONS, write_concern=write_concern
+        def collection(name: str) -> Any:
+            return database.get_collection(
+                name, codec_options=CODEC_OPTIONS, write_concern=write_concern
+            )
+
+        super().__init__(
+            client=database.client,
+            entries=collection(ENTRIES_COLLECTION),
+            checkpoints=collection(CHECKPOINTS_COLLECTION),
+            tree=collection(TREE_COLLECTION),
+            write_concern=write_concern,
+            transactions=transactions,
+            max_document_bytes=max_document_bytes,
         )
-        self._write_concern = write_concern
-        self._transactions = transactions
-        self._max_document_bytes = max_document_bytes
 
     @classmethod
     async def open(
@@ -119,143 +104,71 @@ class MongoEntryRepository:
 
     @property
     def uses_transactions(self) -> bool:
-        """Whether ``append_many`` runs in a transaction (replica set or sharded)."""
+        """Whether batches, amendments and deletions are committed in a transaction
+        (replica set or sharded cluster)."""
         return self._transactions
 
     async def ensure_indexes(self) -> None:
-        """Create the query indexes; indexes that exist already are left as they are."""
+        """Create the indexes; indexes that exist already are left as they are."""
         with storage_errors():
             await self._entries.create_indexes(INDEXES)
+            await self._checkpoints.create_indexes(CHECKPOINT_INDEXES)
 
     def find_arguments(self, tenant: str, spec: QuerySpec) -> FindArguments:
         """Exactly what ``query`` passes to ``find`` (for ``explain`` in tests and ops)."""
         return find_arguments(tenant, spec)
 
-    async def append(self, entry: Entry) -> None:
-        with storage_errors():
-            try:
-                await self._entries.insert_one(entry_to_document(entry))
-            except DuplicateKeyError:
-                raise DuplicateEntry(entry.id) from None
-
-    async def append_many(self, entries: Sequence[Entry]) -> None:
-        seen: set[str] = set()
-        for entry in entries:
-            if entry.id in seen:
-                raise DuplicateEntry(entry.id)
-            seen.add(entry.id)
-        documents = [entry_to_document(entry) for entry in entries]
-        for document in documents:
-            if len(bson.encode(document)) > self._max_document_bytes:
-                raise EntryTooLarge(f"entry {document['_id']!r} exceeds MongoDB's document limit")
-        if not documents:
-            return
-        with storage_errors():
-            if self._transactions:
-                await self._insert_in_transaction(documents)
-            else:
-                await self._insert_compensated(documents)
-
     async def get(self, tenant: str, entry_id: str) -> Entry | None:
         with storage_errors():
             document = await self._entries.find_one(
-                {"_id": entry_id, "tenant": tenant, **LIVE}, _WITHOUT_PAST
+                {"_id": revisions_range(entry_id), "id": entry_id, "tenant": tenant},
+                ENTRY_PROJECTION,
+                sort=[("_id", DESCENDING)],
             )
-        return None if document is None else document_to_entry(document)
+        if document is None or document.get("deleted", False):
+            return None
+        return document_to_entry(document)
 
     async def query(self, tenant: str, spec: QuerySpec) -> EntryPage:
         arguments = self.find_arguments(tenant, spec)
+        limit = arguments.limit
         with storage_errors():
-            cursor = self._entries.find(**arguments.as_kwargs())
-            documents = await cursor.to_list(arguments.limit)
+            while True:
+                cursor = self._entries.find(**{**arguments.as_kwargs(), "limit": limit})
+                fetched = await cursor.to_list(limit)
+                documents = _current_only(fetched)
+                if len(documents) > spec.limit or len(fetched) < limit:
+                    break
+                limit += len(fetched) - len(documents)  # make up for the dropped ones
         items = [document_to_entry(document) for document in documents[: spec.limit]]
         return EntryPage(items=items, has_more=len(documents) > spec.limit)
 
-    async def amend(self, revision: Entry) -> None:
-        await self._store_next(revision)
-
-    async def delete(self, tombstone: Entry) -> None:
-        await self._store_next(tombstone)
-
-    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
+    async def history(
+        self, tenant: str, entry_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[Entry]:
+        """Every revision, oldest first; with ``after`` and ``limit``, at most ``limit``
+        of those after revision ``after`` (a page: an entry may have thousands)."""
+        range_ = {"$gt": revision_id(entry_id, after), "$lt": revisions_range(entry_id)["$lt"]}
         with storage_errors():
-            document = await self._entries.find_one({"_id": entry_id, "tenant": tenant})
-        return [] if document is None else document_history(document)
-
-    async def _store_next(self, revision: Entry) -> None:
-        """Make ``revision`` current if the stored current one is ``revision - 1``."""
-        expected = revision.revision - 1
-        with storage_errors():
-            current = await self._live_document(revision)
-            if current["revision"] != expected:
-                raise RevisionConflict(revision.id, expected, current["revision"])
-            fields = revision_fields(revision)
-            update: dict[str, Any] = {"$set": fields, "$push": {PAST: stored_revision(current)}}
-            unset = {name: "" for name in OPTIONAL_FIELDS if name not in fields}
-            if unset:
-                update["$unset"] = unset
-            guard = {"_id": revision.id, "tenant": revision.tenant, "revision": expected, **LIVE}
-            result = await self._entries.update_one(guard, update)
-            if result.matched_count == 0:  # another amendment or deletion came first
-                latest = await self._live_document(revision)
-                raise RevisionConflict(revision.id, expected, latest["revision"])
-
-    async def _live_document(self, revision: Entry) -> Mapping[str, Any]:
-        document = await self._entries.find_one(
-            {"_id": revision.id, "tenant": revision.tenant, **LIVE}, _WITHOUT_PAST
-        )
-        if document is None:
-            raise EntryNotFound(revision.id)
-        return document
-
-    async def _insert_in_transaction(self, documents: list[dict[str, Any]]) -> None:
-        for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
-            try:
-                # PyMongo's start_session() returns the session, Motor's a coroutine of
-                # it; PyMongo's start_transaction() is a coroutine, Motor's is not
-                session = await _resolved(self._client.start_session())
-                async with session:
-                    transaction = await _resolved(
-                        session.start_transaction(write_concern=self._write_concern)
-                    )
-                    async with transaction:
-                        await self._entries.insert_many(documents, session=session)
-                return
-            except OperationFailure as exc:
-                # e.g. a write conflict with a concurrent transaction: try again
-                transient = exc.has_error_label("TransientTransactionError")
-                if transient and attempt < _TRANSACTION_ATTEMPTS:
-                    continue
-                if isinstance(exc, BulkWriteError):
-                    raise _refused(exc, documents) from None
-                raise
-
-    async def _insert_compensated(self, documents: list[dict[str, Any]]) -> None:
-        try:
-            await self._entries.insert_many(documents, ordered=True)
-        except BulkWriteError as exc:
-            failure = _refused(exc, documents)
-            first_error = (exc.details.get("writeErrors") or [{}])[0].get("index")
-            if first_error is not None:  # ordered: exactly those before it were inserted
-                inserted = [document["_id"] for document in documents[:first_error]]
-                await self._entries.delete_many({"_id": {"$in": inserted}})
-            raise failure from None
+            cursor = self._entries.find(
+                {"_id": range_, "id": entry_id, "tenant": tenant},
+                ENTRY_PROJECTION,
+                sort=[("_id", ASCENDING)],
+                limit=limit or 0,
+            )
+            return [document_to_entry(document) async for document in cursor]
 
 
-def _refused(exc: BulkWriteError, documents: Sequence[Mapping[str, Any]]) -> Exception:
-    """The port's error for a batch the server refused."""
-    errors = exc.details.get("writeErrors") or []
-    if errors:
-        first = errors[0]
-        if first.get("code") == _DUPLICATE_KEY:
-            return DuplicateEntry(documents[first["index"]]["_id"])
-        if is_too_large(first.get("code")):
-            return EntryTooLarge(f"MongoDB refused an entry: {first.get('errmsg')}")
-    return translate(exc) or StorageUnavailable(f"MongoDB did not store the batch: {exc}")
-
-
-async def _resolved(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+def _current_only(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``documents`` without a revision whose successor is among them too. Without
+    transactions, an amendment is briefly live twice (its insert, then the flag update
+    of the revision before it); a reader sees the newer one only."""
+    newest: dict[str, int] = {}
+    for document in documents:
+        newest[document["id"]] = max(newest.get(document["id"], 0), document["revision"])
+    if len(newest) == len(documents):
+        return documents
+    return [d for d in documents if d["revision"] == newest[d["id"]]]
 
 
 @asynccontextmanager

@@ -1,20 +1,31 @@
-"""How MongoEntryRepository keeps entries: one document per entry, all revisions inside.
+"""How MongoEntryRepository keeps entries: one document per revision, each a leaf.
 
-A document holds the entry's current revision as flat, indexable fields, with
-``_id`` = the entry id, and its earlier revisions, oldest first, in ``past``::
+Every document of the ``entries`` collection is one leaf of its tenant's log, at
+``log_index``; most leaves commit an entry revision, and then the document is that
+revision too, as flat, indexable fields::
 
-    {"_id": "01J...", "tenant": "acme", "revision": 2, "action": "document.update",
-     "outcome": "success", "actor_id": "u-42", "actor_type": "user",
-     "target_type": "document", "target_id": "d-7", "occurred_at": ISODate(...),
-     "recorded_at": ISODate(...), "tags": ["ui"], "metadata": {...},
-     "source_ip": "10.0.0.1", "deleted": false,
-     "past": [{"revision": 1, "action": ..., ...}]}
+    {"_id": "01J...:00000002", "id": "01J...", "tenant": "acme", "revision": 2,
+     "live": true, "log_index": 41, "leaf": b"{...}", "leaf_hash": b"...",
+     "salts": [["action", b"..."], ...], "prev": b"...", "recorded_by": "u-admin",
+     "action": "document.update", "outcome": "success", "actor_id": "u-42",
+     "actor_type": "user", "target_type": "document", "target_id": "d-7",
+     "occurred_at": ISODate(...), "recorded_at": ISODate(...), "tags": ["ui"],
+     "metadata": {...}, "source_ip": "10.0.0.1", "deleted": false}
 
-Keeping every revision in the one document makes an amendment a single atomic
-``update_one`` (set the new fields, push the old ones onto ``past``), guarded by a
-filter on ``revision``; no transaction and no second collection can fall out of step.
-Optional fields that are unset are left out. Times are BSON datetimes (UTC,
-milliseconds), read back timezone-aware through ``CODEC_OPTIONS``.
+- ``_id`` = ``<entry id>:<revision, 8 digits>``: unique, so each revision n of an
+  entry is stored once (the one of two racing amendments that comes second is
+  refused), and an entry's revisions are one ``_id`` range, oldest first: history
+  and the current revision (the last of the range) need no other index. No document
+  ever holds more than one revision, so an entry amended a thousand times with big
+  metadata can still be amended, deleted and read.
+- ``live`` is true only on the current revision of an entry that is not deleted; the
+  query indexes are partial on it, so they hold exactly the entries a query can see.
+- A leaf that commits no revision (``revision=None``) is a document with only
+  ``tenant``, ``log_index``, ``leaf`` and ``leaf_hash`` (and an ObjectId ``_id``).
+
+Salts are kept as ``[path, salt]`` pairs since a path holds dots. Optional fields that
+are unset are left out. Times are BSON datetimes (UTC, milliseconds), read back
+timezone-aware through ``CODEC_OPTIONS``.
 """
 
 from __future__ import annotations
@@ -23,36 +34,48 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from bson import CodecOptions, Int64
+from bson import CodecOptions, Int64, ObjectId
 
-from audit_trail.core.model import Actor, Entry, Outcome, Source, Target
+from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
+from audit_trail.core.ports.log import LogRecord
 
 ENTRIES_COLLECTION = "entries"
-PAST = "past"
 CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
-# the fields an amendment may leave unset: $unset when absent, so none lingers
-OPTIONAL_FIELDS = (
-    "actor_type",
-    "actor_name",
-    "target_type",
-    "target_id",
-    "target_name",
-    "source_ip",
-    "source_user_agent",
-)
+LIVE = "live"
+LOG_INDEX = "log_index"
+LEAF = "leaf"
+LEAF_HASH = "leaf_hash"
+
+# what a read of entries leaves on the server: the leaf bytes are the log's business
+ENTRY_PROJECTION = {LEAF: 0, LOG_INDEX: 0}
 
 
-def entry_to_document(entry: Entry) -> dict[str, Any]:
-    """The document of a new entry: its first revision and an empty ``past``."""
-    return {"_id": entry.id, "tenant": entry.tenant, **revision_fields(entry), PAST: []}
+def revision_id(entry_id: str, revision: int) -> str:
+    """The ``_id`` of one revision; revisions of one entry sort by number."""
+    return f"{entry_id}:{revision:08d}"
 
 
-def revision_fields(entry: Entry) -> dict[str, Any]:
-    """The fields of one revision, without the entry's identity (``_id``, ``tenant``)."""
+def revisions_range(entry_id: str) -> dict[str, str]:
+    """An ``_id`` condition matching every revision of ``entry_id`` (and possibly of an
+    id that starts with ``entry_id + ':'``, so filter on ``id`` too)."""
+    return {"$gte": f"{entry_id}:", "$lt": f"{entry_id};"}
+
+
+def entry_to_document(
+    entry: Entry, *, log_index: int | None = None, leaf: bytes | None = None
+) -> dict[str, Any]:
+    """The document of one revision (``live`` unless it is a tombstone); its log
+    fields when ``log_index`` is given, its evidence when it is sealed."""
     target = entry.target
     fields: dict[str, Any] = {
+        "_id": revision_id(entry.id, entry.revision),
+        "id": entry.id,
+        "tenant": entry.tenant,
         "revision": entry.revision,
+        LIVE: not entry.deleted,
+        LOG_INDEX: log_index,
+        LEAF: leaf,
         "action": entry.action,
         "outcome": entry.outcome.value,
         "actor_id": entry.actor.id,
@@ -63,54 +86,72 @@ def revision_fields(entry: Entry) -> dict[str, Any]:
         "target_name": None if target is None else target.name,
         "occurred_at": entry.occurred_at,
         "recorded_at": entry.recorded_at,
+        "recorded_by": entry.recorded_by,
         "tags": list(entry.tags),
         "metadata": dict(entry.metadata),
         "source_ip": entry.source.ip,
         "source_user_agent": entry.source.user_agent,
         "deleted": entry.deleted,
     }
+    evidence = entry.evidence
+    if evidence is not None:
+        fields[LEAF_HASH] = evidence.leaf_hash
+        fields["salts"] = [[path, salt] for path, salt in evidence.salts.items()]
+        fields["prev"] = evidence.prev
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def stored_revision(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The current revision's fields of a stored document, as ``past`` keeps them."""
-    return {name: value for name, value in document.items() if name not in {"_id", "tenant", PAST}}
+def leaf_document(tenant: str, log_index: int, record: LogRecord) -> dict[str, Any]:
+    """The document of one leaf: its revision's, or a bare leaf's."""
+    if record.revision is not None:
+        document = entry_to_document(record.revision, log_index=log_index, leaf=record.leaf)
+        document[LEAF_HASH] = record.leaf_hash  # the hash the tree is built from
+        return document
+    return {
+        "_id": ObjectId(),
+        "tenant": tenant,
+        LOG_INDEX: log_index,
+        LEAF: record.leaf,
+        LEAF_HASH: record.leaf_hash,
+    }
 
 
 def document_to_entry(document: Mapping[str, Any]) -> Entry:
-    """The current revision of a stored document."""
-    return revision_to_entry(document["_id"], document["tenant"], document)
-
-
-def document_history(document: Mapping[str, Any]) -> list[Entry]:
-    """Every revision of a stored document, oldest first, the current one last."""
-    entry_id, tenant = document["_id"], document["tenant"]
-    past = [revision_to_entry(entry_id, tenant, fields) for fields in document.get(PAST, ())]
-    return [*past, document_to_entry(document)]
-
-
-def revision_to_entry(entry_id: str, tenant: str, fields: Mapping[str, Any]) -> Entry:
+    """The revision a stored document holds."""
     target = None
-    if "target_type" in fields and "target_id" in fields:
+    if "target_type" in document and "target_id" in document:
         target = Target(
-            type=fields["target_type"], id=fields["target_id"], name=fields.get("target_name")
+            type=document["target_type"],
+            id=document["target_id"],
+            name=document.get("target_name"),
+        )
+    evidence = None
+    if LEAF_HASH in document:
+        evidence = Evidence(
+            salts={path: bytes(salt) for path, salt in document.get("salts", ())},
+            prev=None if document.get("prev") is None else bytes(document["prev"]),
+            leaf_hash=bytes(document[LEAF_HASH]),
         )
     return Entry(
-        id=entry_id,
-        tenant=tenant,
-        revision=int(fields["revision"]),
-        action=fields["action"],
-        outcome=Outcome(fields["outcome"]),
+        id=document["id"],
+        tenant=document["tenant"],
+        revision=int(document["revision"]),
+        action=document["action"],
+        outcome=Outcome(document["outcome"]),
         actor=Actor(
-            id=fields["actor_id"], type=fields.get("actor_type"), name=fields.get("actor_name")
+            id=document["actor_id"],
+            type=document.get("actor_type"),
+            name=document.get("actor_name"),
         ),
-        occurred_at=fields["occurred_at"],
-        recorded_at=fields["recorded_at"],
+        occurred_at=document["occurred_at"],
+        recorded_at=document["recorded_at"],
         target=target,
-        tags=tuple(fields.get("tags", ())),
-        metadata=_plain(fields.get("metadata", {})),
-        source=Source(ip=fields.get("source_ip"), user_agent=fields.get("source_user_agent")),
-        deleted=bool(fields.get("deleted", False)),
+        tags=tuple(document.get("tags", ())),
+        metadata=_plain(document.get("metadata", {})),
+        source=Source(ip=document.get("source_ip"), user_agent=document.get("source_user_agent")),
+        deleted=bool(document.get("deleted", False)),
+        recorded_by=document.get("recorded_by", ""),
+        evidence=evidence,
     )
 
 

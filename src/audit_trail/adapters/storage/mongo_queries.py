@@ -5,9 +5,10 @@ module chose (``$eq``, ``$gte``, ``$lt``...), so a value is always compared as d
 the string ``'{"$gt": ""}'`` matches only an actor whose id is exactly that text.
 An action prefix is a range on the indexed ``action`` field, never a regex.
 
-Every index is led by the tenant, ends with ``(occurred_at, _id)`` so that a filtered
-query pages in index order, and is partial on ``deleted: false``: tombstoned entries
-drop out of the query indexes.
+Every query index is led by the tenant, ends with ``(occurred_at, id)`` so that a
+filtered query pages in index order, and is partial on ``live: true``: only the
+current revision of an entry that is not deleted is in them. One more index, unique
+on ``(tenant, log_index)``, sequences each tenant's log (``mongo_log``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from audit_trail.adapters.storage.mongo_documents import PAST
+from audit_trail.adapters.storage.mongo_documents import ENTRY_PROJECTION, LOG_INDEX
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
 
-LIVE = {"deleted": False}
+LIVE = {"live": True}
 
-# name -> the field between the tenant and (occurred_at, _id): one index per filter, so
+# name -> the field between the tenant and (occurred_at, id): one index per filter, so
 # each filter alone is an equality prefix that pages in index order
 _INDEXED_FILTERS: dict[str, tuple[str, ...]] = {
     "tenant_occurred_at": (),
@@ -36,19 +37,29 @@ _INDEXED_FILTERS: dict[str, tuple[str, ...]] = {
     "tenant_tags": ("tags",),
 }
 
-INDEXES = [
+QUERY_INDEXES = [
     IndexModel(
         [
             ("tenant", ASCENDING),
             *((name, ASCENDING) for name in fields),
             ("occurred_at", ASCENDING),
-            ("_id", ASCENDING),
+            ("id", ASCENDING),
         ],
         name=index_name,
         partialFilterExpression=LIVE,
     )
     for index_name, fields in _INDEXED_FILTERS.items()
 ]
+# one leaf per position of a tenant's log; partial, so that documents written without
+# a position (a benchmark's raw inserts) are not all the same key
+LOG_INDEX_NAME = "tenant_log_index"
+SEQUENCE_INDEX = IndexModel(
+    [("tenant", ASCENDING), (LOG_INDEX, ASCENDING)],
+    name=LOG_INDEX_NAME,
+    unique=True,
+    partialFilterExpression={LOG_INDEX: {"$exists": True}},
+)
+INDEXES = [*QUERY_INDEXES, SEQUENCE_INDEX]
 
 # spec field -> document field, for the filters that match one value exactly
 _EQUALITY_FILTERS = {
@@ -68,7 +79,7 @@ class FindArguments:
     filter: dict[str, Any]
     sort: list[tuple[str, int]]
     limit: int
-    projection: dict[str, int] = field(default_factory=lambda: {PAST: 0})
+    projection: dict[str, int] = field(default_factory=lambda: dict(ENTRY_PROJECTION))
 
     def as_kwargs(self) -> dict[str, Any]:
         return {
@@ -86,7 +97,7 @@ def find_arguments(tenant: str, spec: QuerySpec) -> FindArguments:
     direction = DESCENDING if newest_first else ASCENDING
     return FindArguments(
         filter=build_filter(tenant, spec.filters, spec.after, newest_first=newest_first),
-        sort=[("occurred_at", direction), ("_id", direction)],
+        sort=[("occurred_at", direction), ("id", direction)],
         limit=spec.limit + 1,
     )
 
@@ -110,19 +121,19 @@ def build_filter(
         condition("action").update(prefix_range(filters.action_prefix))
     earliest, latest = filters.since, filters.until
     if after is not None:
-        # (occurred_at, _id) beyond the position: bound occurred_at so the index scan
+        # (occurred_at, id) beyond the position: bound occurred_at so the index scan
         # starts there, then leave out the position itself and what precedes it
         if newest_first:
             latest = _earlier(latest, after.occurred_at)
             query["$or"] = [
                 {"occurred_at": {"$lt": after.occurred_at}},
-                {"_id": {"$lt": after.id}},
+                {"id": {"$lt": after.id}},
             ]
         else:
             earliest = _later(earliest, after.occurred_at)
             query["$or"] = [
                 {"occurred_at": {"$gt": after.occurred_at}},
-                {"_id": {"$gt": after.id}},
+                {"id": {"$gt": after.id}},
             ]
     occurred_at: dict[str, datetime] = {}
     if earliest is not None:
