@@ -7,7 +7,7 @@
       the same endpoint, as fast as it goes for SECONDS; prints one BENCH_RESULT line
       (rps = entries/s, p50/p99 per call)
   client.py counters URL
-      the cache counters of GET /metrics, as name=value pairs
+      the cache counters of GET /metrics (the *_total ones), as name=value pairs
 
 Only the URL given is ever contacted (scripts/bench passes 127.0.0.1 addresses).
 A failure exits non-zero with one line that says what came back.
@@ -141,9 +141,9 @@ def counters(url: str) -> None:
         _fail(f"GET {url}: HTTP {response.status_code}")
     pairs = []
     for line in response.text.splitlines():
-        if line.startswith("audit_trail_cache_") and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            pairs.append(f"{name.removeprefix('audit_trail_cache_')}={value}")
+        name, _, value = line.rpartition(" ")
+        if name.startswith("audit_trail_cache_") and name.endswith("_total"):
+            pairs.append(f"{name.removeprefix('audit_trail_cache_').removesuffix('_total')}={value}")
     print(" ".join(pairs))
 
 
