@@ -50,7 +50,7 @@ def check_log(client: MongoClient[dict[str, Any]], database: str, tenant: str) -
     edge = CompactRange.empty()
     expected = dict(edge.append([leaf["leaf_hash"] for leaf in leaves]))
     if head is not None:
-        assert list(head["hashes"]) == edge.hashes, "the head's right edge is not the tree's"
+        assert tuple(head["hashes"]) == edge.hashes, "the head's right edge is not the tree's"
     stored = {
         document["_id"]: document["h"]
         for document in tree.find({"_id": {"$in": [node_id(tenant, *n) for n in expected]}})
