@@ -36,10 +36,10 @@ def _memory(request: pytest.FixtureRequest) -> dict[str, object]:
     return {"storage": "memory", "cache": "memory"}
 
 
-def _redis_cache(request: pytest.FixtureRequest) -> dict[str, object]:
+def _sqlite_storage_redis_cache(request: pytest.FixtureRequest) -> dict[str, object]:
     server: RedisServer = request.getfixturevalue("redis_server")
     return {
-        "storage": "memory",
+        "storage": "sqlite",  # a fresh file per test (api_settings: sqlite_path)
         "cache": "redis",
         "redis_url": server.url,
         "redis_key_prefix": f"api-{uuid.uuid4().hex}",  # a fresh, empty cache per test
@@ -59,7 +59,7 @@ def _mongo_storage(request: pytest.FixtureRequest) -> dict[str, object]:
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], dict[str, object]]] = {
     "memory": _memory,
-    "redis": _redis_cache,
+    "sqlite-redis": _sqlite_storage_redis_cache,
     "mongo": _mongo_storage,
 }
 

@@ -263,3 +263,40 @@ async def test_concurrent_amendments_of_one_revision_let_exactly_one_win(
     assert len(winners) == 1
     assert all(isinstance(r, RevisionConflict) for r in results if r is not None)
     assert list(await repository.history("t1", entry.id)) == [entry, winners[0]]
+
+
+async def test_history_pages_after_a_revision(repository: EntryRepository) -> None:
+    revisions = [make_entry()]
+    for n in range(4):
+        revisions.append(amended(revisions[-1], action=f"step.{n}"))
+    await repository.append(revisions[0])
+    for revision in revisions[1:]:
+        await repository.amend(revision)
+    entry_id = revisions[0].id
+
+    first = await repository.history("t1", entry_id, limit=2)
+    rest = await repository.history("t1", entry_id, after=2, limit=2)
+    last = await repository.history("t1", entry_id, after=4, limit=2)
+
+    assert [r.revision for r in (*first, *rest, *last)] == [1, 2, 3, 4, 5]
+    assert await repository.history("t1", entry_id, after=5) == []
+    assert await repository.history("t2", entry_id, limit=2) == []
+
+
+async def test_one_revision_or_the_latest_one_tombstone_included(
+    repository: EntryRepository,
+) -> None:
+    entry = make_entry()
+    second = amended(entry, action="document.fix")
+    await repository.append(entry)
+    await repository.amend(second)
+
+    assert await repository.revision("t1", entry.id, 1) == entry
+    assert await repository.revision("t1", entry.id) == second
+    assert await repository.revision("t1", entry.id, 3) is None
+    assert await repository.revision("t2", entry.id) is None
+    gone = tombstone(second)
+    await repository.delete(gone)
+    latest = await repository.revision("t1", entry.id)
+    assert latest is not None
+    assert (latest.revision, latest.deleted) == (3, True)

@@ -67,9 +67,11 @@ class CountingRepository(InMemoryEntryRepository):
         self.calls["delete"] += 1
         await super().delete(tombstone)
 
-    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
+    async def history(
+        self, tenant: str, entry_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[Entry]:
         self.calls["history"] += 1
-        return await super().history(tenant, entry_id)
+        return await super().history(tenant, entry_id, after=after, limit=limit)
 
     @property
     def storage_calls(self) -> int:

@@ -107,3 +107,8 @@ class Overloaded(DomainError):
 
 class LogRangeError(DomainError):
     """A log range or tree size outside what the tenant's log holds or allows."""
+
+
+class LogDamaged(DomainError):
+    """The tenant's log lacks leaves or subtree hashes it must hold: its storage was
+    altered or damaged. Not a passing outage: retrying does not help."""

@@ -149,8 +149,18 @@ class InMemoryEntryRepository(SingleChangeWrites):
         page = found[: spec.limit]
         return EntryPage(items=[_copy(e) for e in page], has_more=len(found) > spec.limit)
 
-    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
-        return [_copy(e) for e in self._revisions.get((tenant, entry_id), [])]
+    async def history(
+        self, tenant: str, entry_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[Entry]:
+        revisions = [e for e in self._revisions.get((tenant, entry_id), []) if e.revision > after]
+        return [_copy(e) for e in revisions[:limit]]
+
+    async def revision(
+        self, tenant: str, entry_id: str, revision: int | None = None
+    ) -> Entry | None:
+        revisions = self._revisions.get((tenant, entry_id), [])
+        found = [e for e in revisions if revision is None or e.revision == revision]
+        return _copy(found[-1]) if found else None
 
     def _current(self, tenant: str, entry_id: str) -> Entry | None:
         revisions = self._revisions.get((tenant, entry_id))

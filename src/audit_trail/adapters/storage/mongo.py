@@ -158,6 +158,18 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
             )
             return [document_to_entry(document) async for document in cursor]
 
+    async def revision(
+        self, tenant: str, entry_id: str, revision: int | None = None
+    ) -> Entry | None:
+        by_id = revisions_range(entry_id) if revision is None else revision_id(entry_id, revision)
+        with storage_errors():
+            document = await self._entries.find_one(
+                {"_id": by_id, "id": entry_id, "tenant": tenant},
+                ENTRY_PROJECTION,
+                sort=[("_id", DESCENDING)],
+            )
+        return None if document is None else document_to_entry(document)
+
 
 def _current_only(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``documents`` without a revision whose successor is among them too. Without

@@ -50,7 +50,9 @@ from audit_trail.core.query import QuerySpec
 # S608: the SQL text is built from constant column names only; values are bound
 _BY_ID = f"SELECT {', '.join(COLUMNS)} FROM revisions WHERE tenant = ? AND id = ?"  # noqa: S608
 _SELECT_LIVE = _BY_ID + " AND live = 1"
-_SELECT_HISTORY = _BY_ID + " ORDER BY revision"
+_SELECT_HISTORY = _BY_ID + " AND revision > ? ORDER BY revision LIMIT ?"
+_SELECT_REVISION = _BY_ID + " AND revision = ?"
+_SELECT_LATEST_REVISION = _BY_ID + " ORDER BY revision DESC LIMIT 1"
 _SELECT_LATEST_CHECKPOINT = (
     "SELECT size, note FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1"
 )
@@ -169,9 +171,20 @@ class SqliteEntryRepository(SingleChangeWrites):
         items = [row_to_entry(row) for row in rows[: spec.limit]]
         return EntryPage(items=items, has_more=len(rows) > spec.limit)
 
-    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
-        rows = await self._read(_SELECT_HISTORY, (tenant, entry_id))
+    async def history(
+        self, tenant: str, entry_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[Entry]:
+        rows = await self._read(_SELECT_HISTORY, (tenant, entry_id, after, limit or -1))
         return [row_to_entry(row) for row in rows]
+
+    async def revision(
+        self, tenant: str, entry_id: str, revision: int | None = None
+    ) -> Entry | None:
+        if revision is None:
+            rows = await self._read(_SELECT_LATEST_REVISION, (tenant, entry_id))
+        else:
+            rows = await self._read(_SELECT_REVISION, (tenant, entry_id, revision))
+        return row_to_entry(rows[0]) if rows else None
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():

@@ -11,19 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 
 MAX_EXACT_INT = 2**53 - 1
 
-_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
-_SHORT_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -42,7 +33,9 @@ def canonical_json(value: object) -> bytes:
 
 
 def _write(value: object, out: list[str]) -> None:
-    if value is None:
+    if type(value) is str:  # the common case first
+        out.append(_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
@@ -86,13 +79,12 @@ def _write_object(value: Mapping[object, object], out: list[str]) -> None:
 
 
 def _string(text: str) -> str:
-    _refuse_surrogates(text)
-    return '"' + _ESCAPED.sub(_escape, text) + '"'
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+    # the standard library's C encoder escapes exactly what JCS escapes: '"', '\\' and
+    # the controls below U+0020 (\b \t \n \f \r short, the rest as lower-case \u00xx)
+    if not text.isascii():
+        _refuse_surrogates(text)
+    escaped: str = encode_basestring(text)
+    return escaped
 
 
 def _refuse_surrogates(text: str) -> None:

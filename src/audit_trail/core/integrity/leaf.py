@@ -23,12 +23,13 @@ from audit_trail.core.timestamps import format_timestamp
 
 LEAF_VERSION = 1
 
-SaltSource = Callable[[], bytes]
-"""Makes one fresh salt (16 random bytes); injected so tests can be deterministic."""
+SaltSource = Callable[[int], bytes]
+"""Makes ``n`` fresh salts at once (``16 * n`` random bytes); injectable so that tests
+can be deterministic."""
 
 
-def random_salt() -> bytes:
-    return secrets.token_bytes(SALT_BYTES)
+def random_salts(count: int) -> bytes:
+    return secrets.token_bytes(SALT_BYTES * count)
 
 
 class LeafKind(StrEnum):
@@ -49,7 +50,12 @@ def b64(data: bytes) -> str:
 
 def revision_leaf(entry: Entry, salts: Mapping[str, bytes], prev: bytes | None) -> dict[str, Any]:
     """The leaf object that commits one revision with the given salts."""
-    fields = committed_fields(entry)
+    return _leaf_object(entry, committed_fields(entry), salts, prev)
+
+
+def _leaf_object(
+    entry: Entry, fields: Mapping[str, Any], salts: Mapping[str, bytes], prev: bytes | None
+) -> dict[str, Any]:
     return {
         "v": LEAF_VERSION,
         "kind": LeafKind.of(entry).value,
@@ -68,7 +74,7 @@ def leaf_bytes(leaf: Mapping[str, Any]) -> bytes:
     return canonical_json(leaf)
 
 
-def seal(entry: Entry, prev: bytes | None, salt: SaltSource = random_salt) -> Entry:
+def seal(entry: Entry, prev: bytes | None, salt: SaltSource = random_salts) -> Entry:
     """``entry`` with fresh salts for each committed field and its evidence
     (``prev`` = the leaf hash of the revision before it, None for revision 1)."""
     sealed = sealed_record(entry, prev, salt).revision
@@ -91,10 +97,12 @@ def revision_record(entry: Entry) -> LogRecord:
     return LogRecord(leaf=leaf, leaf_hash=entry.evidence.leaf_hash, revision=entry)
 
 
-def sealed_record(entry: Entry, prev: bytes | None, salt: SaltSource = random_salt) -> LogRecord:
+def sealed_record(entry: Entry, prev: bytes | None, salt: SaltSource = random_salts) -> LogRecord:
     """Seal ``entry`` and return its log record (the sealed revision inside)."""
-    salts = {path: salt() for path in committed_fields(entry)}
-    leaf = leaf_bytes(revision_leaf(entry, salts, prev))
+    fields = committed_fields(entry)
+    blob = salt(len(fields))
+    salts = {path: blob[i * SALT_BYTES : (i + 1) * SALT_BYTES] for i, path in enumerate(fields)}
+    leaf = leaf_bytes(_leaf_object(entry, fields, salts, prev))
     digest = leaf_hash(leaf)
     sealed = replace(entry, evidence=Evidence(salts=salts, prev=prev, leaf_hash=digest))
     return LogRecord(leaf=leaf, leaf_hash=digest, revision=sealed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit_trail.core.errors import LogRangeError, StorageUnavailable
+from audit_trail.core.errors import LogDamaged, LogRangeError
 from audit_trail.core.integrity.merkle import (
     EMPTY_ROOT,
     NodeId,
@@ -54,5 +54,5 @@ class LogTree:
         hashes = dict(await self._log.node_hashes(tenant, nodes))
         missing = [node for node in nodes if node not in hashes]
         if missing:
-            raise StorageUnavailable(f"the log of {tenant!r} lacks subtree hashes {missing[:3]}")
+            raise LogDamaged(f"the log lacks the hashes of subtrees {missing[:3]} (level, index)")
         return hashes

@@ -60,6 +60,16 @@ class EntryRepository(Protocol):
         and stays in ``history``."""
         ...
 
-    async def history(self, tenant: str, entry_id: str) -> Sequence[Entry]:
-        """Every revision, oldest first, tombstone included; empty when unknown."""
+    async def history(
+        self, tenant: str, entry_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[Entry]:
+        """The revisions after revision ``after``, oldest first, tombstone included, at
+        most ``limit`` of them (all when None); empty when unknown."""
+        ...
+
+    async def revision(
+        self, tenant: str, entry_id: str, revision: int | None = None
+    ) -> Entry | None:
+        """That revision of the entry, or its latest one (a tombstone included) when
+        ``revision`` is None; None when there is no such revision in the tenant."""
         ...

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit_trail.core.errors import EntryNotFound, LogRangeError, StorageUnavailable
+from audit_trail.core.errors import EntryNotFound, LogDamaged, LogRangeError
 from audit_trail.core.integrity.fields import committed_fields
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
@@ -91,23 +91,22 @@ class LogEvidence:
             raise LogRangeError(f"end ({end}) is beyond the log's {size} leaves")
         stored = await self._log.leaves(principal.tenant, start, end)
         if len(stored) != end - start:
-            raise StorageUnavailable(f"the log lacks leaves in [{start}, {end})")
+            held = {leaf.index for leaf in stored}
+            missing = [i for i in range(start, end) if i not in held]
+            raise LogDamaged(f"the log lacks leaves {missing[:5]} of [{start}, {end})")
         return [IndexedLeaf(leaf.index, json.loads(leaf.leaf)) for leaf in stored]
 
     async def entry_proof(self, query: EntryProofQuery) -> EntryProof:
         principal = query.principal
         principal.require(Scope.READ)
         tenant = principal.tenant
-        revisions = await self._repository.history(tenant, query.entry_id)
-        if not revisions:
-            raise EntryNotFound(query.entry_id)
-        wanted = revisions[-1].revision if query.revision is None else query.revision
-        revision = next((r for r in revisions if r.revision == wanted), None)
+        revision = await self._repository.revision(tenant, query.entry_id, query.revision)
         if revision is None or revision.evidence is None:
-            raise EntryNotFound(f"{query.entry_id} revision {wanted}")
+            wanted = "" if query.revision is None else f" revision {query.revision}"
+            raise EntryNotFound(f"{query.entry_id}{wanted}")
         index = await self._log.leaf_index(tenant, revision.id, revision.revision)
         if index is None:
-            raise StorageUnavailable(f"the log has no leaf for {revision.id} r{wanted}")
+            raise LogDamaged(f"the log has no leaf for {revision.id} revision {revision.revision}")
         if query.tree_size is None:
             checkpoint = await self._checkpoints.latest(tenant)
         else:

@@ -17,6 +17,7 @@ from audit_trail.core import (
     EntryNotFound,
     EntryTooLarge,
     Forbidden,
+    LogDamaged,
     LogRangeError,
     Overloaded,
     PluginFailed,
@@ -121,6 +122,13 @@ OVERLOADED = ProblemType(
     "Too many writes are waiting for storage; nothing of this request was stored. "
     "Retry after `Retry-After` seconds.",
 )
+LOG_DAMAGED = ProblemType(
+    "log-damaged",
+    500,
+    "Log damaged",
+    "The tenant's log lacks leaves or subtree hashes it must hold: its storage was altered "
+    "or damaged. Retrying does not help; verify the log (`audit-trail verify --full`).",
+)
 LOG_RANGE = ProblemType(
     "log-range",
     422,
@@ -145,6 +153,7 @@ PROBLEM_TYPES = (
     STORAGE_UNAVAILABLE,
     OVERLOADED,
     LOG_RANGE,
+    LOG_DAMAGED,
 )
 
 
@@ -204,6 +213,7 @@ DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
         lambda e: (("retry-after", str(e.retry_after)),),
     ),
     LogRangeError: _Rule(LOG_RANGE),
+    LogDamaged: _Rule(LOG_DAMAGED),
 }
 
 
