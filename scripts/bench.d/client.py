@@ -22,13 +22,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 
 ENTRY = json.loads((Path(__file__).resolve().parent / "entry.json").read_text())
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"FAILED: {message}", flush=True)
     sys.exit(1)
 
@@ -56,7 +57,7 @@ class _Outcome:
         self.ok = 0
         self.bad = 0
         self.samples: list[str] = []
-        self.first_items: list[dict] | None = None
+        self.first_items: list[dict[str, Any]] | None = None
 
     def failed(self, what: str) -> None:
         self.bad += 1
@@ -95,7 +96,7 @@ async def _post_batches(
     return outcome
 
 
-def seed(api: str, token: str, n: int, actors: int, batch: int, conc: int) -> None:
+def seed(api: str, token: str, *, n: int, actors: int, batch: int, conc: int) -> None:
     bodies = (_batch_body(s, min(batch, n - s), actors, "u-") for s in range(0, n, batch))
     started = time.perf_counter()
     outcome = asyncio.run(_post_batches(api, token, bodies, conc, None))
@@ -143,14 +144,17 @@ def counters(url: str) -> None:
     for line in response.text.splitlines():
         name, _, value = line.rpartition(" ")
         if name.startswith("audit_trail_cache_") and name.endswith("_total"):
-            pairs.append(f"{name.removeprefix('audit_trail_cache_').removesuffix('_total')}={value}")
+            pairs.append(
+                f"{name.removeprefix('audit_trail_cache_').removesuffix('_total')}={value}"
+            )
     print(" ".join(pairs))
 
 
 def main() -> None:
     command, args = sys.argv[1], sys.argv[2:]
     if command == "seed":
-        seed(args[0], args[1], *map(int, args[2:6]))
+        n, actors, batch, conc = map(int, args[2:6])
+        seed(args[0], args[1], n=n, actors=actors, batch=batch, conc=conc)
     elif command == "ingest":
         ingest(args[0], args[1], float(args[2]), int(args[3]), int(args[4]))
     elif command == "counters":
