@@ -120,3 +120,32 @@ async def test_delete_with_a_stale_if_match_is_412_and_keeps_the_entry(api: Api)
 
 async def test_history_of_an_unknown_id_is_404(api: Api) -> None:
     problem(await api.call("GET", "/entries/unknown/history"), 404)
+
+
+async def test_history_comes_a_page_at_a_time(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    for n in range(4):
+        assert (await api.call("PUT", path, json=entry(action=f"step.{n}"))).status_code == 200
+    seen: list[int] = []
+    after: int | None = 0
+    pages = 0
+    while after is not None:
+        response = await api.call("GET", f"{path}/history", params={"after": after, "limit": 2})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [r["revision"] for r in body["items"]]
+        after = body["next_after"]
+        pages += 1
+    assert (seen, pages) == ([1, 2, 3, 4, 5], 3)
+    whole = (await api.call("GET", f"{path}/history")).json()
+    assert ([r["revision"] for r in whole["items"]], whole["next_after"]) == ([1, 2, 3, 4, 5], None)
+    beyond = (await api.call("GET", f"{path}/history", params={"after": 9})).json()
+    assert beyond == {"items": [], "next_after": None}
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"after": "x"}, {"page": 1}])
+async def test_a_bad_history_page_is_refused(api: Api, params: dict[str, object]) -> None:
+    stored = await api.record()
+    response = await api.call("GET", f"/entries/{stored['id']}/history", params=params)
+    assert error_fields(response) == set(params)

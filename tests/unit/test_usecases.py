@@ -104,7 +104,7 @@ class Service:
         await self.delete_one.execute(DeleteEntryCommand(principal, entry_id, expected_revision))
 
     async def history(self, entry_id: str, principal: Principal = READER) -> list[Entry]:
-        return await self.history_of.execute(EntryHistoryQuery(principal, entry_id))
+        return (await self.history_of.execute(EntryHistoryQuery(principal, entry_id))).items
 
 
 def draft(**fields: Any) -> EntryDraft:

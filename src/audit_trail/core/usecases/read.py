@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit_trail.core.cursor import CursorCodec
-from audit_trail.core.errors import EntryNotFound
+from audit_trail.core.errors import EntryNotFound, ValidationFailed
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryProcessor, EntryRepository, QueryCache
 from audit_trail.core.principal import Principal, Scope
@@ -25,10 +25,27 @@ class QueryEntriesQuery:
     request: QueryRequest
 
 
+DEFAULT_HISTORY_LIMIT = 100
+MAX_HISTORY_LIMIT = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class EntryHistoryQuery:
+    """A page of an entry's revisions: those after revision ``after``, at most ``limit``."""
+
     principal: Principal
     entry_id: str
+    after: int = 0
+    limit: int = DEFAULT_HISTORY_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Revisions, oldest first; ``next_after`` is the ``after`` of the next page, or
+    None on the last one."""
+
+    items: list[Entry]
+    next_after: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +82,33 @@ class GetEntry:
 
 
 class EntryHistory:
-    """Every revision of an entry, oldest first, tombstone included (scope audit:read)."""
+    """An entry's revisions, oldest first, tombstone included (scope audit:read), a page
+    at a time: an entry may have thousands. ``EntryNotFound`` when it has none in the
+    caller's tenant; ``ValidationFailed`` for a limit outside 1..1000."""
 
     def __init__(self, repository: EntryRepository, processor: EntryProcessor) -> None:
         self._repository = repository
         self._processor = processor
 
-    async def execute(self, query: EntryHistoryQuery) -> list[Entry]:
-        query.principal.require(Scope.READ)
-        revisions = await self._repository.history(query.principal.tenant, query.entry_id)
-        if not revisions:
+    async def execute(self, query: EntryHistoryQuery) -> HistoryPage:
+        principal = query.principal
+        principal.require(Scope.READ)
+        if not 1 <= query.limit <= MAX_HISTORY_LIMIT:
+            raise ValidationFailed.single("limit", f"must be between 1 and {MAX_HISTORY_LIMIT}")
+        revisions = list(
+            await self._repository.history(
+                principal.tenant, query.entry_id, after=query.after, limit=query.limit + 1
+            )
+        )
+        if not revisions and (
+            query.after == 0
+            or await self._repository.revision(principal.tenant, query.entry_id) is None
+        ):
             raise EntryNotFound(query.entry_id)
-        return [await self._processor.redact_for_reader(r, query.principal) for r in revisions]
+        page = revisions[: query.limit]
+        next_after = page[-1].revision if len(revisions) > query.limit else None
+        items = [await self._processor.redact_for_reader(r, principal) for r in page]
+        return HistoryPage(items, next_after)
 
 
 class QueryEntries:

@@ -21,6 +21,7 @@ from audit_trail.core.usecases import (
     RecordEntry,
     RecordEntryCommand,
 )
+from audit_trail.core.usecases.read import DEFAULT_HISTORY_LIMIT
 from audit_trail.entrypoints.http.batch import validate_batch
 from audit_trail.entrypoints.http.body import json_body
 from audit_trail.entrypoints.http.conditional import etag, when_matching
@@ -30,6 +31,7 @@ from audit_trail.entrypoints.http.messages import (
     empty_response,
     json_response,
 )
+from audit_trail.entrypoints.http.parameters import integer_parameters
 from audit_trail.entrypoints.http.paths import entry_location
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
@@ -130,5 +132,13 @@ class EntryEndpoints:
         return empty_response(204)
 
     async def entry_history(self, call: Call) -> HttpResponse:
-        query = EntryHistoryQuery(call.caller, call.path_param("entry_id"))
-        return _many(200, await self._history.execute(query))
+        page = integer_parameters(call.request.query, (), ("after", "limit"))
+        query = EntryHistoryQuery(
+            call.caller,
+            call.path_param("entry_id"),
+            after=page.get("after", 0),
+            limit=page.get("limit", DEFAULT_HISTORY_LIMIT),
+        )
+        history = await self._history.execute(query)
+        items = [entry_to_json(e) for e in history.items]
+        return json_response(200, {"items": items, "next_after": history.next_after})

@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 
-from audit_trail.core import FieldError, ValidationFailed
 from audit_trail.core.ports.signer import NoteSigner
 from audit_trail.core.serialization import entry_to_json
 from audit_trail.core.usecases.evidence import EntryProofQuery, LogEvidence
 from audit_trail.entrypoints.http.messages import HttpResponse, json_response
+from audit_trail.entrypoints.http.parameters import integer_parameters
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
 _NOTE_HEADERS = (("content-type", "text/plain; charset=utf-8"),)
-_MAX_PARAMETER = 2**63 - 1
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def integer_parameters(
-    query: Mapping[str, list[str]], required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> dict[str, int]:
-    """The non-negative integer parameters of a query string; 422 naming each bad or
-    unknown one."""
-    errors: list[FieldError] = []
-    values: dict[str, int] = {}
-    for name, raw in query.items():
-        if name not in required and name not in optional:
-            errors.append(FieldError(name, "is not a parameter of this route"))
-        elif len(raw) != 1:
-            errors.append(FieldError(name, "must be given once"))
-        elif not (raw[0].isascii() and raw[0].isdigit()) or int(raw[0]) > _MAX_PARAMETER:
-            errors.append(FieldError(name, "must be a non-negative integer"))
-        else:
-            values[name] = int(raw[0])
-    errors += [FieldError(name, "is required") for name in required if name not in query]
-    if errors:
-        raise ValidationFailed(errors)
-    return values
 
 
 class EvidenceEndpoints:

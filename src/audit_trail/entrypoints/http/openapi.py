@@ -61,7 +61,9 @@ def _problems_of(route: Route) -> dict[str, Any]:
     if route.operation == "queryEntries":
         slugs.append("validation-failed")
     if route.integers or route.optional_integers:
-        slugs += ["validation-failed", "log-range"]
+        slugs.append("validation-failed")
+        if route.path.startswith("/log/") or route.path.endswith("/proof"):
+            slugs.append("log-range")
     if route.method == "POST" and route.scope is not None:
         slugs.append("overloaded")
     if route.path_params:

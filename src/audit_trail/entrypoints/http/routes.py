@@ -191,9 +191,10 @@ ROUTES = RouteTable(
             "GET",
             f"{ENTRY}/history",
             "getEntryHistory",
-            "Every revision of an entry",
+            "The revisions of an entry, oldest first, a page at a time",
             READ,
-            response="EntryList",
+            response="EntryHistoryPage",
+            optional_integers=("after", "limit"),
         ),
         Route(
             "GET",

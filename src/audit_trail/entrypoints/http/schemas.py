@@ -182,6 +182,18 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
         "EntryList": _object(
             {"items": {"type": "array", "items": ref("Entry")}}, ["items"], "Entries."
         ),
+        "EntryHistoryPage": _object(
+            {
+                "items": {"type": "array", "items": ref("Entry"), "maxItems": 1000},
+                "next_after": {
+                    "type": ["integer", "null"],
+                    "description": "Pass as `after` for the next page; null on the last.",
+                },
+            },
+            ["items", "next_after"],
+            "Revisions after `after` (default 0), oldest first, at most `limit` "
+            "(1-1000, default 100).",
+        ),
         "EntryPage": _object(
             {
                 "items": {"type": "array", "items": ref("Entry"), "maxItems": MAX_LIMIT},

@@ -1,0 +1,31 @@
+"""Integer query parameters of the routes that take only those (log ranges, history pages)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from audit_trail.core import FieldError, ValidationFailed
+
+_MAX_PARAMETER = 2**63 - 1
+
+
+def integer_parameters(
+    query: Mapping[str, list[str]], required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """The non-negative integer parameters of a query string; 422 naming each bad or
+    unknown one."""
+    errors: list[FieldError] = []
+    values: dict[str, int] = {}
+    for name, raw in query.items():
+        if name not in required and name not in optional:
+            errors.append(FieldError(name, "is not a parameter of this route"))
+        elif len(raw) != 1:
+            errors.append(FieldError(name, "must be given once"))
+        elif not (raw[0].isascii() and raw[0].isdigit()) or int(raw[0]) > _MAX_PARAMETER:
+            errors.append(FieldError(name, "must be a non-negative integer"))
+        else:
+            values[name] = int(raw[0])
+    errors += [FieldError(name, "is required") for name in required if name not in query]
+    if errors:
+        raise ValidationFailed(errors)
+    return values
