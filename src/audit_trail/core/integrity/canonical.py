@@ -65,16 +65,26 @@ def _write_object(value: Mapping[object, object], out: list[str]) -> None:
     for key in value:
         if not isinstance(key, str):
             raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-        _refuse_surrogates(key)
         keys.append(key)
-    keys.sort(key=lambda k: k.encode("utf-16-be"))  # big-endian: bytes order = code units
+    if all(key.isascii() for key in keys):  # the usual case: code points = UTF-16 units
+        keys.sort()
+    else:
+        for key in keys:
+            _refuse_surrogates(key)
+        keys.sort(key=lambda k: k.encode("utf-16-be"))  # big-endian: bytes order = units
     out.append("{")
-    for position, key in enumerate(keys):
-        if position:
+    first = True
+    for key in keys:
+        if not first:
             out.append(",")
-        out.append(_string(key))
+        first = False
+        out.append(encode_basestring(key))
         out.append(":")
-        _write(value[key], out)
+        item = value[key]
+        if type(item) is str:
+            out.append(_string(item))
+        else:
+            _write(item, out)
     out.append("}")
 
 
