@@ -114,12 +114,15 @@ def serving(workdir: Path, redis_url: str, **extra: str) -> Iterator[str]:
 
 
 async def drill(url: str, disrupt: Callable[[], Awaitable[None]]) -> Tally:
-    """Writers POST then read; ``disrupt`` runs once a third of the pairs are done."""
+    """Writers POST then read; ``disrupt`` runs once a third of the pairs are done, and
+    the writers go on (past ``ROUNDS`` if need be) until a second after it ended, so
+    the disruption always falls mid-run, however fast the machine."""
     tally = Tally()
     headers = {"authorization": f"Bearer {token()}"}
     fresh_connections = httpx.Limits(max_keepalive_connections=0)
     done = asyncio.Event()
     third = asyncio.Event()
+    settled = asyncio.Event()
 
     async with httpx.AsyncClient(
         base_url=url + API, headers=headers, limits=fresh_connections, timeout=20
@@ -140,7 +143,8 @@ async def drill(url: str, disrupt: Callable[[], Awaitable[None]]) -> Tally:
             return {item["id"] for item in response.json()["items"]}
 
         async def writer(number: int) -> None:
-            for round_ in range(ROUNDS):
+            round_ = -1
+            while (round_ := round_ + 1) < ROUNDS or not settled.is_set():
                 try:
                     posted = await http.post("/entries", json={"action": f"drill.w{number}"})
                 except httpx.HTTPError as exc:
@@ -167,6 +171,8 @@ async def drill(url: str, disrupt: Callable[[], Awaitable[None]]) -> Tally:
         async def disruption() -> None:
             await third.wait()
             await disrupt()
+            await asyncio.sleep(1.0)
+            settled.set()
 
         readers = [asyncio.ensure_future(reader()) for _ in range(READERS)]
         disrupting = asyncio.ensure_future(disruption())
@@ -203,7 +209,7 @@ def report(name: str, tally: Tally, seconds: float) -> None:
 
 
 def check(tally: Tally, seconds: float) -> None:
-    assert tally.pairs == WRITERS * ROUNDS, tally.problems[:10]
+    assert tally.pairs >= WRITERS * ROUNDS, tally.problems[:10]
     assert (tally.stale, tally.failed) == (0, 0), tally.problems[:10]
     assert seconds < 30
 
@@ -233,6 +239,7 @@ def test_read_your_writes_while_redis_writes_are_paused(
     async def pause() -> None:
         paused_at.append(time.monotonic())
         await asyncio.to_thread(admin.execute_command, "CLIENT", "PAUSE", 1500, "WRITE")
+        await asyncio.sleep(1.5)  # the drill goes on through the pause and past its end
 
     with serving(workdir, own_redis.url) as url:
         began = time.monotonic()
@@ -241,7 +248,7 @@ def test_read_your_writes_while_redis_writes_are_paused(
     report("writes paused 1.5 s", tally, seconds)
     check(tally, seconds)
     assert paused_at
-    assert paused_at[0] - began < seconds - 1.5  # the pause fell mid-run
+    assert paused_at[0] - began < seconds - 2.5  # the pause fell mid-run, and ended in it
     admin.close()
 
 
@@ -267,4 +274,4 @@ def test_read_your_writes_when_redis_is_killed_and_restarted_with_old_data(
     report("killed and restarted", tally, seconds)
     check(tally, seconds)
     assert restarted
-    assert restarted[0] - began < seconds - 0.5  # it fell mid-run
+    assert restarted[0] - began < seconds - 1.0  # it fell mid-run
