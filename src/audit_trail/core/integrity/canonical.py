@@ -27,6 +27,8 @@ def canonical_json(value: object) -> bytes:
     integers, strings holding lone surrogates) and ``TypeError`` for any other type or
     a non-string key.
     """
+    if type(value) is str:  # most committed fields are one string
+        return _string(value).encode("utf-8")
     parts: list[str] = []
     _write(value, parts)
     return "".join(parts).encode("utf-8")

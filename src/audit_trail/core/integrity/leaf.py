@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -28,8 +29,36 @@ SaltSource = Callable[[int], bytes]
 can be deterministic."""
 
 
+class _RandomBytes:
+    """The operating system's CSPRNG, read 64 KiB at a time: one system call serves the
+    salts of hundreds of revisions. A forked child drops what it inherited, so that it
+    never hands out its parent's bytes."""
+
+    BLOCK = 65536
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._buffer, self._at = b"", 0
+
+    def take(self, size: int) -> bytes:
+        if size > self.BLOCK:
+            return secrets.token_bytes(size)
+        if self._at + size > len(self._buffer):
+            self._buffer, self._at = secrets.token_bytes(self.BLOCK), 0
+        start = self._at
+        self._at += size
+        return self._buffer[start : self._at]
+
+
+_random_bytes = _RandomBytes()
+
+
 def random_salts(count: int) -> bytes:
-    return secrets.token_bytes(SALT_BYTES * count)
+    return _random_bytes.take(SALT_BYTES * count)
 
 
 class LeafKind(StrEnum):

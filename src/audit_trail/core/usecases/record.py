@@ -75,6 +75,15 @@ def _caller_as_actor(principal: Principal) -> Actor:
 async def prepare(processor: EntryProcessor, entry: Entry, context: RequestContext) -> Entry:
     """``processor.prepare``, with the server-assigned fields kept as they were."""
     prepared = await processor.prepare(entry, context)
+    kept = (entry.id, entry.tenant, entry.revision, entry.recorded_at, entry.recorded_by)
+    if (
+        prepared.id,
+        prepared.tenant,
+        prepared.revision,
+        prepared.recorded_at,
+        prepared.recorded_by,
+    ) == kept and (prepared.deleted, prepared.evidence) == (entry.deleted, None):
+        return prepared  # plugins left them alone, as they should: nothing to restore
     return replace(
         prepared,
         id=entry.id,
