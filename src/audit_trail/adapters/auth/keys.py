@@ -9,10 +9,8 @@ signed HS256 with an RSA public key's PEM used as the secret).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import secrets
 import stat
 from collections.abc import Iterable, Mapping
@@ -25,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from audit_trail.adapters.keyfiles import create_private_file
 from audit_trail.core.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -221,16 +220,7 @@ def load_or_create_dev_key(path: Path) -> str:
         return _read_dev_key(path)
     except FileNotFoundError:
         pass
-    _make_private_dir(path.parent)
-    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(secrets.token_urlsafe(32) + "\n")
-        with contextlib.suppress(FileExistsError):  # another process was first: use its key
-            os.link(candidate, path)  # atomic, and never replaces an existing file
-    finally:
-        candidate.unlink(missing_ok=True)
+    create_private_file(path, (secrets.token_urlsafe(32) + "\n").encode("ascii"))
     return _read_dev_key(path)
 
 
@@ -247,10 +237,3 @@ def _read_dev_key(path: Path) -> str:
     if not key:
         raise KeyConfigError(f"the development key file {path} is empty; delete it")
     return key
-
-
-def _make_private_dir(directory: Path) -> None:
-    if directory.exists():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)

@@ -7,10 +7,7 @@ The key file is a PEM (PKCS#8, unencrypted) Ed25519 private key, created with mo
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from audit_trail.adapters.auth.keys import KeyConfigError
+from audit_trail.adapters.keyfiles import create_private_file
 from audit_trail.core.integrity.checkpoint import (
     Checkpoint,
     NoteError,
@@ -89,21 +87,10 @@ def load_or_create_signing_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
         return _read_signing_key(path), False
     except FileNotFoundError:
         pass
-    _make_private_dir(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
-    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    created = False
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-        with contextlib.suppress(FileExistsError):  # another process was first: use its key
-            os.link(candidate, path)  # atomic, and never replaces an existing file
-            created = True
-    finally:
-        candidate.unlink(missing_ok=True)
+    created = create_private_file(path, pem)
     return _read_signing_key(path), created
 
 
@@ -125,10 +112,3 @@ def _read_signing_key(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyConfigError(f"the signing key file {path} does not hold an Ed25519 key")
     return key
-
-
-def _make_private_dir(directory: Path) -> None:
-    if directory.exists():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
