@@ -16,6 +16,7 @@ import itertools
 import os
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from audit_trail.adapters.storage.mongo import MongoEntryRepository, open_mongo_
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.integrity.leaf import revision_record
 from audit_trail.core.model import Entry
+from audit_trail.entrypoints.resources import open_repository
+from audit_trail.entrypoints.settings import Settings, SettingsError
 from tests.contracts.builders import amended, make_entry, tombstone
 from tests.integration.mongo_log_support import acknowledged, check_log
 from tests.mongo import lease_database, pymongo_database
@@ -252,3 +255,17 @@ async def test_the_next_commit_integrates_what_a_writer_stored_before_it_died(
         assert await next_writer.get(TENANT, entry.id) == second
     with mongod_server.client() as client:
         assert check_log(client, database, TENANT) == 3
+
+
+async def test_a_database_of_the_layout_before_the_logs_is_refused_by_name(
+    mongod_server: MongodServer,
+) -> None:
+    database = f"older_{uuid.uuid4().hex}"
+    with mongod_server.client() as client:
+        client[database]["entries"].insert_one(
+            {"_id": "01J", "tenant": "acme", "revision": 2, "past": [{"revision": 1}]}
+        )
+    settings = Settings(storage="mongo", mongo_uri=mongod_server.uri, mongo_database=database)
+    opening = open_repository(settings)  # the container's resource: opened at start-up
+    with pytest.raises(SettingsError, match=r"AUDIT_MONGO_DATABASE: .*before the tenant logs"):
+        await anext(opening)

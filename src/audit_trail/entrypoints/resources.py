@@ -37,6 +37,7 @@ async def open_repository(settings: Settings) -> AsyncIterator[EntryRepository]:
     elif settings.storage == "mongo":
         try:
             from audit_trail.adapters.storage.mongo import (
+                OlderLayout,
                 open_mongo_repository,
                 parse_write_concern,
             )
@@ -46,14 +47,17 @@ async def open_repository(settings: Settings) -> AsyncIterator[EntryRepository]:
             parse_write_concern(settings.mongo_write_concern, journal=settings.mongo_journal)
         except ValueError as exc:
             raise SettingsError(f"AUDIT_MONGO_WRITE_CONCERN: {exc}") from None
-        async with open_mongo_repository(
-            uri=settings.mongo_uri,
-            database=settings.mongo_database,
-            write_concern=settings.mongo_write_concern,
-            journal=settings.mongo_journal,
-            timeout_ms=settings.mongo_timeout_ms,
-        ) as mongo:
-            yield mongo
+        try:
+            async with open_mongo_repository(
+                uri=settings.mongo_uri,
+                database=settings.mongo_database,
+                write_concern=settings.mongo_write_concern,
+                journal=settings.mongo_journal,
+                timeout_ms=settings.mongo_timeout_ms,
+            ) as mongo:
+                yield mongo
+        except OlderLayout as exc:  # only opening raises it
+            raise SettingsError(f"AUDIT_MONGO_DATABASE: {exc}") from None
     else:
         raise SettingsError(f"AUDIT_STORAGE: unknown storage {settings.storage!r}")
 

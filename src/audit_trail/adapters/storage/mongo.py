@@ -46,6 +46,10 @@ DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 CHECKPOINT_INDEXES = [IndexModel([("tenant", ASCENDING), ("size", DESCENDING)], name="tenant_size")]
 
 
+class OlderLayout(ValueError):
+    """The database was written by a version that kept no tenant logs."""
+
+
 def parse_write_concern(w: str, *, journal: bool) -> WriteConcern:
     """``"majority"`` or a positive number of nodes (``"2"``), with or without the
     journal. Unacknowledged writes (``0``) are refused: a write must be durable when
@@ -99,8 +103,19 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
                 transactions=clustered,
                 max_document_bytes=hello.get("maxBsonObjectSize", DEFAULT_MAX_DOCUMENT_BYTES),
             )
+            await repository._refuse_an_older_layout()
             await repository.ensure_indexes()
         return repository
+
+    async def _refuse_an_older_layout(self) -> None:
+        """A database written before the tenant logs (one document per entry, its
+        earlier revisions in ``past``) has no leaves to prove anything with; refuse it
+        rather than mix the two layouts."""
+        if await self._entries.find_one({"past": {"$exists": True}}, {"_id": 1}) is not None:
+            raise OlderLayout(
+                "the database holds entries in the layout before the tenant logs (one "
+                "document per entry, without leaves); use a new database"
+            )
 
     @property
     def uses_transactions(self) -> bool:
