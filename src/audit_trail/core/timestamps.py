@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,8 +31,13 @@ def parse_timestamp(text: str) -> datetime:
     return to_utc_millis(moment)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(moment: datetime) -> str:
-    """``2026-11-28T09:30:00.123Z``: fixed width, so the text sorts like the instant."""
+    """``2026-11-28T09:30:00.123Z``: fixed width, so the text sorts like the instant.
+
+    Remembered for recent instants: an entry's times are rendered several times (its
+    leaf, its field digests, its JSON), and aware datetimes that are equal are the
+    same instant, hence the same text."""
     utc = to_utc_millis(moment)
     # not strftime: its %Y does not zero-pad years before 1000 on glibc
     return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
