@@ -57,18 +57,11 @@ class GroupCommitter:
         self._max_pending = max_pending
         self._max_write = max_write
         self._queues: dict[str, _TenantQueue] = {}
-        self._writes = 0
-        self._written_leaves = 0
 
     @property
     def pending(self) -> int:
         """Leaves waiting for a write, over every tenant."""
         return sum(queue.pending for queue in self._queues.values())
-
-    @property
-    def mean_batch(self) -> float:
-        """Leaves per storage write so far."""
-        return self._written_leaves / self._writes if self._writes else 0.0
 
     async def append(self, tenant: str, records: Sequence[LogRecord]) -> int:
         """Append ``records`` (one change: all of them or none) to ``tenant``'s log;
@@ -115,16 +108,18 @@ class GroupCommitter:
             results: Sequence[int | DomainError] = await self._log.commit(
                 tenant, [item.records for item in batch]
             )
-            if any(isinstance(result, int) for result in results):
-                await self._cache.invalidate(tenant)
         except BaseException as exc:
             for item in batch:
                 _settle(item.done, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        self._writes += 1
-        self._written_leaves += sum(len(item.records) for item in batch)
+        if any(isinstance(result, int) for result in results):
+            try:
+                await self._cache.invalidate(tenant)
+            except Exception:  # a cache never raises (its port says so); if one does,
+                # what is stored stays acknowledged: a retry would store it twice
+                log.exception("the query cache failed to invalidate tenant %r", tenant)
         for item, result in zip(batch, results, strict=True):
             _settle(item.done, result)
 
