@@ -19,6 +19,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import HTTPRouteHandler
+from litestar.response.base import ASGIResponse
 
 from audit_trail.entrypoints.container import build_container, start, stop
 from audit_trail.entrypoints.http import (
@@ -49,18 +50,28 @@ def _to_litestar(response: HttpResponse) -> Response[bytes]:
 
 
 def _handler_for(api_route: Route) -> HTTPRouteHandler:
+    takes_body = api_route.body is not None
+
     async def endpoint(
         request: Request[Any, Any, Any], api: NamedDependency[HttpApi]
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         http_request = build_request(
             method=request.method,
             path_params=request.path_params,
             raw_query=request.scope.get("query_string", b""),
             raw_headers=request.scope.get("headers", []),
-            body=await request.body(),
+            # an operation without a request body reads none (its Content-Length is
+            # still checked against the limit by the shared layer)
+            body=await request.body() if takes_body else b"",
             client=request.scope.get("client"),
         )
-        return _to_litestar(await api.serve(api_route, http_request))
+        response = await api.serve(api_route, http_request)
+        # the shared layer's bytes and headers as they are: no Response to convert
+        # (a HEAD response's body is already empty, and says so: content-length 0,
+        # as on Quart)
+        return ASGIResponse(
+            body=response.body, status_code=response.status, headers=response.headers
+        )
 
     handler: HTTPRouteHandler = route(
         _litestar_path(api_route.full_path),

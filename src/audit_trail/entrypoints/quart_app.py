@@ -106,13 +106,16 @@ def create_app(settings: Settings) -> Quart:
 
     def view_for(api_route: Route) -> Callable[..., Awaitable[Response]]:
         methods = frozenset(api_route.methods)
+        takes_body = api_route.body is not None
 
         async def view(**path_params: str) -> Response:
             method = _raw_method()
             if method not in methods:  # Werkzeug matched "delete" to DELETE
                 raise MethodNotAllowed()
             api: HttpApi = app.config[HTTP_API]
-            body = await request.get_data(False, False, False)  # no cache, bytes, no form
+            # an operation without a request body reads none (its Content-Length is
+            # still checked against the limit by the shared layer)
+            body = await request.get_data(False, False, False) if takes_body else b""
             http_request = build_request(
                 method=method,
                 path_params=path_params,
