@@ -46,3 +46,17 @@ async def _commit_one(store: _Committing, entries: Sequence[Entry]) -> None:
     [result] = await store.commit(tenants.pop(), [[revision_record(e) for e in entries]])
     if isinstance(result, DomainError):
         raise result
+
+
+def check_groups(tenant: str, groups: Sequence[Sequence[LogRecord]]) -> None:
+    """``ValueError`` for a revision of another tenant or one that is not sealed: a
+    caller's mistake, never a refusal of the group (which ``commit`` returns)."""
+    for group in groups:
+        for record in group:
+            revision = record.revision
+            if revision is None:
+                continue
+            if revision.tenant != tenant:
+                raise ValueError("a revision belongs to the tenant of its log")
+            if revision.evidence is None:
+                raise ValueError(f"revision {revision.revision} of {revision.id!r} is not sealed")

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.adapters.storage.changes import SingleChangeWrites, check_groups
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
@@ -43,6 +43,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
     ) -> list[int | DomainError]:
+        check_groups(tenant, groups)
         log = self._logs.setdefault(tenant, _Log())
         results: list[int | DomainError] = []
         for group in groups:
@@ -62,8 +63,6 @@ class InMemoryEntryRepository(SingleChangeWrites):
             revision = record.revision
             if revision is None:
                 continue
-            if revision.tenant != tenant:
-                raise ValueError("a revision belongs to the tenant of its log")
             if revision.id in latest:
                 current = latest[revision.id]
             else:

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 
+from audit_trail.adapters.storage.changes import check_groups
 from audit_trail.adapters.storage.sqlite_schema import (
     INSERT_REVISION,
     INSERT_TAG,
@@ -109,8 +110,7 @@ async def append_groups(
     """Store every group that can be stored at the end of ``tenant``'s log, and its
     nodes. Returns the results of ``TenantLog.commit`` and the new right edge (for
     the caller to cache once the transaction has committed)."""
-    for group in groups:
-        _check(tenant, group)
+    check_groups(tenant, groups)
     size = await log_size(db, tenant)
     edge = await _edge(db, tenant, size, cached)
     await db.execute_fetchall("SAVEPOINT log_commit")
@@ -212,17 +212,6 @@ async def _flush(
 def _too_big(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF == SQLITE_TOOBIG
-
-
-def _check(tenant: str, group: Sequence[LogRecord]) -> None:
-    for record in group:
-        revision = record.revision
-        if revision is None:
-            continue
-        if revision.tenant != tenant:
-            raise ValueError("a revision belongs to the tenant of its log")
-        if revision.evidence is None:
-            raise ValueError(f"revision {revision.revision} of {revision.id!r} is not sealed")
 
 
 async def _edge(
