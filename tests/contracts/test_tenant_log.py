@@ -319,3 +319,25 @@ async def test_each_tenant_has_its_own_log(log: Storage) -> None:
     await assert_tree_matches_leaves(log, "t2")
     for lookalike in ("T1", "t1 ", "t", "%", ""):
         assert await log.size(lookalike) == 0
+
+
+async def test_a_group_refused_for_its_last_record_stores_none_of_the_ones_before(
+    log: Storage,
+) -> None:
+    taken = make_entry()
+    await log.append(taken)
+    results = await log.commit("t1", [[bare(), record(taken)]])
+    assert isinstance(results[0], DuplicateEntry)
+    assert await log.size("t1") == 1
+
+
+async def test_a_refused_group_does_not_count_for_the_groups_after_it(log: Storage) -> None:
+    first, second = make_entry(), make_entry()
+    await log.append(first)
+    await log.append(second)
+    fix = amended(first, action="fix.one")
+    same_fix = amended(first, action="fix.two")  # revision 2 as well: it follows revision 1
+    results = await log.commit("t1", [[record(fix), record(second)], [record(same_fix)]])
+    assert isinstance(results[0], DuplicateEntry)
+    assert results[1] == 2
+    assert await log.get("t1", first.id) == same_fix

@@ -55,6 +55,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import WriteConcern
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from audit_trail.adapters.storage.changes import check_groups
 from audit_trail.adapters.storage.mongo_documents import (
     CODEC_OPTIONS,
     LEAF,
@@ -157,10 +158,7 @@ class MongoTenantLog:
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
     ) -> list[int | DomainError]:
-        for group in groups:
-            for record in group:
-                if record.revision is not None and record.revision.tenant != tenant:
-                    raise ValueError("a revision belongs to the tenant of its log")
+        check_groups(tenant, groups)
         async with self._turn(tenant):
             return await self._commit(tenant, groups)
 
@@ -321,7 +319,7 @@ class MongoTenantLog:
     async def _refusals(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
     ) -> dict[int, DomainError]:
-        wanted = ids_to_check(groups, new_ids=not self._transactions)
+        wanted = ids_to_check(groups)
         stored: dict[str, Mapping[str, Any]] = {}
         if wanted:
             cursor = self._entries.find({"_id": {"$in": wanted}}, {"tenant": 1, "deleted": 1})

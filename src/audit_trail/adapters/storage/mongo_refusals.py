@@ -30,13 +30,15 @@ class _State:
     deleted: bool
 
 
-def ids_to_check(groups: Sequence[Sequence[LogRecord]], *, new_ids: bool) -> list[str]:
+def ids_to_check(groups: Sequence[Sequence[LogRecord]]) -> list[str]:
     """The ``_id``s whose documents decide the refusals: for each revision n > 1 those
-    of n - 1 and n; with ``new_ids``, also those of the revisions 1 in groups of
-    several records (a refusal must be known before any of them is written)."""
+    of n - 1 and n, and those of the revisions 1 in groups of several records. Even
+    where a transaction would undo a refused group, its refusal must be known before
+    the later groups are judged: they are judged as if the groups before them stood.
+    """
     wanted: list[str] = []
     for group in groups:
-        several = sum(record.revision is not None for record in group) > 1
+        several = len(group) > 1  # bare leaves too: a group is stored whole or not at all
         for record in group:
             revision = record.revision
             if revision is None:
@@ -44,7 +46,7 @@ def ids_to_check(groups: Sequence[Sequence[LogRecord]], *, new_ids: bool) -> lis
             if revision.revision > 1:
                 wanted.append(revision_id(revision.id, revision.revision - 1))
                 wanted.append(revision_id(revision.id, revision.revision))
-            elif new_ids and several:
+            elif several:
                 wanted.append(revision_id(revision.id, 1))
     return wanted
 
