@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def create_private_file(path: Path, content: bytes) -> bool:
@@ -32,3 +36,13 @@ def make_private_dir(directory: Path) -> None:
         return
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
+
+
+def tighten_private_file(path: Path, what: str) -> None:
+    """Set a key file that others may read back to 0600, saying so."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "the %s file %s was readable by others (mode %o); set it to 0600", what, path, mode
+        )
+        path.chmod(0o600)

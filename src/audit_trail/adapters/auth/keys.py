@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from audit_trail.adapters.keyfiles import create_private_file
+from audit_trail.adapters.keyfiles import create_private_file, tighten_private_file
 from audit_trail.core.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -225,14 +224,7 @@ def load_or_create_dev_key(path: Path) -> str:
 
 
 def _read_dev_key(path: Path) -> str:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning(
-            "the development key file %s was readable by others (mode %o); set it to 0600",
-            path,
-            mode,
-        )
-        path.chmod(0o600)
+    tighten_private_file(path, "development key")
     key = path.read_text(encoding="utf-8").strip()
     if not key:
         raise KeyConfigError(f"the development key file {path} is empty; delete it")

@@ -8,7 +8,6 @@ The key file is a PEM (PKCS#8, unencrypted) Ed25519 private key, created with mo
 from __future__ import annotations
 
 import logging
-import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from audit_trail.adapters.auth.keys import KeyConfigError
-from audit_trail.adapters.keyfiles import create_private_file
+from audit_trail.adapters.keyfiles import create_private_file, tighten_private_file
 from audit_trail.core.integrity.checkpoint import (
     Checkpoint,
     NoteError,
@@ -95,14 +94,7 @@ def load_or_create_signing_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
 
 
 def _read_signing_key(path: Path) -> Ed25519PrivateKey:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning(
-            "the signing key file %s was readable by others (mode %o); set it to 0600",
-            path,
-            mode,
-        )
-        path.chmod(0o600)
+    tighten_private_file(path, "signing key")
     try:
         key = load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):
