@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 
 from tests.servers import MongodServer, RedisServer
 
@@ -33,3 +35,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """A redis-server without persistence; connect with ``redis_server.url``."""
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, free to be stopped, paused and started."""
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def admin(own_redis: RedisServer) -> Iterator[redis.Redis]:
+    """A second connection, to pause, flush and inspect Redis behind the app's back."""
+    client = own_redis.client(socket_timeout=10)
+    yield client
+    client.close()

@@ -183,12 +183,6 @@ async def drill(url: str, disrupt: Callable[[], Awaitable[None]]) -> Tally:
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()

@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,21 +37,6 @@ BREAKER_SECONDS = 0.5
 SLOW_REDIS_BUDGET = 4 * TIMEOUT_MS / 1000 + 0.25
 
 OpenCache = Callable[..., AbstractAsyncContextManager[RedisQueryCache]]
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone, free to be stopped, paused and started."""
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def admin(own_redis: RedisServer) -> Iterator[redis.Redis]:
-    """A second connection, to pause, flush and inspect Redis behind the cache's back."""
-    client = own_redis.client(socket_timeout=10)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -393,11 +378,14 @@ async def test_a_starved_event_loop_does_not_open_the_breaker(
             reads = await asyncio.gather(*(service.read_ids() for _ in range(8)))
             assert all(written <= ids for ids in reads)
             written.add(await write)
+            # the first read fills the page after the write, the second is served by it
+            assert await service.read_ids() == written
+            assert await service.read_ids() == written
         starving = False
         assert cache.stats.breaker_opened == 0
         assert cache.stats.errors == 0
         assert cache.stats.bypasses == 0
-        assert cache.stats.hits > 0
+        assert cache.stats.hits >= 15
         assert await service.read_ids() == written
 
 

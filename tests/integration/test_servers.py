@@ -20,13 +20,6 @@ def own_replset(tmp_path: Path) -> Iterator[MongodServer]:
         yield server
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone, free to be stopped and started."""
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
 def test_mongod_insert_and_find_round_trip(mongod_server: MongodServer) -> None:
     with mongod_server.client() as client:
         events = client["servers_test"]["events"]

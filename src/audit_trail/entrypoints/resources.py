@@ -90,7 +90,6 @@ async def open_query_cache(settings: Settings) -> AsyncIterator[QueryCache]:
             max_page_bytes=settings.cache_max_page_bytes,
             breaker_seconds=settings.redis_breaker_seconds,
             invalidate_timeout_ms=settings.redis_invalidate_timeout_ms,
-            max_connections=settings.redis_max_connections,
             tenant_max_bytes=settings.redis_tenant_max_bytes,
         ) as cache:
             yield cache

@@ -49,7 +49,6 @@ class Settings:
     redis_breaker_seconds: float = 5.0
     redis_invalidate_timeout_ms: int = 5000  # how long a write waits for its invalidation
     redis_tenant_max_bytes: int = 64 * MIB  # what one tenant's pages may take in Redis
-    redis_max_connections: int = 100
     # auth
     jwt_secret: str | None = None
     jwt_public_key: str | None = None  # PEM text
@@ -89,7 +88,6 @@ class Settings:
             "redis_timeout_ms",
             "redis_invalidate_timeout_ms",
             "redis_tenant_max_bytes",
-            "redis_max_connections",
             "max_body_bytes",
             "max_batch_entries",
             "max_pending_writes",

@@ -1,52 +1,58 @@
 """A timeout that measures the backend, not the event loop's backlog.
 
-``asyncio.timeout(0.05)`` around a Redis command also counts the time the event loop
-spent on other callbacks: under saturation a reply that arrived after 1 ms is read
-after 80 ms, and the timeout fires although Redis answered. Worse, when a blocked
-loop wakes up, the timer and the reply become ready in the same turn and the timer
-is run first, so the task is cancelled with its answer already in hand.
+A plain timer around a Redis command also counts the time the event loop spent on
+other callbacks: under saturation a reply that arrived after 1 ms is read after
+80 ms, and the timer fires although Redis answered. Worse, when a blocked loop wakes
+up, the timer and the reply become ready in the same turn, and uvloop runs due
+timers before it reads its sockets: the command fails with its answer in hand.
 
-``lag_aware_timeout(seconds, limit)`` cancels the block only when its timer fires
-on time (within ``tolerance`` of when it was due): the loop was free to handle a
-reply, and none had come within ``seconds``. A timer that fires late is evidence that
-the loop, not the backend, was busy; it is re-armed for another ``seconds`` and the
-block goes on, until ``limit`` seconds have passed in all. When the block is cut off,
-it is through ``asyncio.Timeout``, so the caller sees a ``TimeoutError``, and the
-cancellation is scheduled behind the callbacks already ready, so that a reply which
-arrived in the same turn still wins.
+``LagAwareDeadline(future, seconds, limit)`` fails ``future`` with ``TimeoutError``
+only when its timer fires on time (within ``tolerance`` of when it was due): the loop
+was free to handle a reply, and none had come within ``seconds``. A timer that fires
+late is evidence that the loop, not the backend, was busy; it is re-armed for
+another ``seconds``, until ``limit`` seconds have passed in all. It works on the
+reply's future itself, so a reply that lands first simply wins, and nothing is
+cancelled: the command stays queued on its connection, its late reply dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 
-@asynccontextmanager
-async def lag_aware_timeout(
-    seconds: float, limit: float, *, tolerance: float | None = None
-) -> AsyncIterator[None]:
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    hard = began + max(seconds, limit)
-    slack = max(seconds / 4, 0.005) if tolerance is None else tolerance
-    async with asyncio.timeout(None) as guard:
-        handle: asyncio.TimerHandle | None = None
+class LagAwareDeadline:
+    __slots__ = ("_future", "_handle", "_hard", "_loop", "_seconds", "_slack")
 
-        def check(due: float) -> None:
-            nonlocal handle
-            now = loop.time()
-            if now - due > slack and now < hard:  # the loop was busy: give it time again
-                handle = loop.call_at(min(now + seconds, hard), check, min(now + seconds, hard))
-            else:
-                handle = None
-                guard.reschedule(now)  # cancels the block, after the ready callbacks
+    def __init__(
+        self,
+        future: asyncio.Future[Any],
+        seconds: float,
+        limit: float,
+        *,
+        tolerance: float | None = None,
+    ) -> None:
+        self._future = future
+        self._loop = loop = future.get_loop()
+        self._seconds = seconds
+        began = loop.time()
+        self._hard = began + max(seconds, limit)
+        self._slack = max(seconds / 4, 0.005) if tolerance is None else tolerance
+        due = began + seconds
+        self._handle: asyncio.TimerHandle | None = loop.call_at(due, self._check, due)
 
-        first = began + seconds
-        handle = loop.call_at(first, check, first)
-        try:
-            yield
-        finally:
-            if handle is not None:
-                handle.cancel()
+    def cancel(self) -> None:
+        """The reply came (or the caller gave up): the deadline no longer applies."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self, due: float) -> None:
+        now = self._loop.time()
+        if now - due > self._slack and now < self._hard:  # the loop was busy: again
+            again = min(now + self._seconds, self._hard)
+            self._handle = self._loop.call_at(again, self._check, again)
+            return
+        self._handle = None
+        if not self._future.done():
+            self._future.set_exception(TimeoutError("Redis did not answer in time"))

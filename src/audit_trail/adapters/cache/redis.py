@@ -46,10 +46,11 @@ than it. How it holds:
 Failures: reads are bounded by ``timeout_ms`` measured by a lag-aware deadline
 (``deadline``): the timer counts only when it fires on time, so a busy event loop
 neither cuts off a command Redis has answered nor counts as a Redis failure in the
-circuit breaker. The connection pool waits for a free connection (bounded) instead
-of failing. Whatever Redis does, requests are answered from ``load()``, through a
-single flight that never hands a caller a load begun before it arrived
-(``FreshFlight``); exceptions of ``load()`` itself propagate unchanged.
+circuit breaker. Every command of the process shares one pipelined connection
+(``redis_link``): there is no pool to run out of, and a command never waits for
+another's reply before it is sent. Whatever Redis does, requests are answered from
+``load()``, through a single flight that never hands a caller a load begun before it
+arrived (``FreshFlight``); exceptions of ``load()`` itself propagate unchanged.
 
 Bounds: each tenant's pages are charged against ``tenant_max_bytes`` (their size
 plus ``redis_keys.PAGE_OVERHEAD``); a store that would go over it first evicts the
@@ -67,31 +68,27 @@ import asyncio
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from audit_trail.adapters.cache import redis_keys as rk
 from audit_trail.adapters.cache.breaker import BreakerState, CircuitBreaker
-from audit_trail.adapters.cache.deadline import lag_aware_timeout
 from audit_trail.adapters.cache.redis_fence import InstanceFence
+from audit_trail.adapters.cache.redis_link import Arg, RedisLink, Script
 from audit_trail.adapters.cache.single_flight import FreshFlight, SingleFlight
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Load = Callable[[], Awaitable[bytes]]
 
 DAY = 86_400
 MIB = 1024 * 1024
-SOCKET_TIMEOUT = 10.0
+STALL_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -117,7 +114,7 @@ class _Unavailable(Exception):
 class RedisQueryCache:
     def __init__(
         self,
-        client: redis.asyncio.Redis,
+        link: RedisLink,
         *,
         key_prefix: str,
         ttl_seconds: float,
@@ -133,7 +130,7 @@ class RedisQueryCache:
         bounds = (ttl_seconds, timeout_ms, max_page_bytes, lock_ttl_ms, invalidate_timeout_ms)
         if min(*bounds, tenant_max_bytes) <= 0:
             raise ValueError("the TTL, the timeouts and the bounds must be positive")
-        self._client = client
+        self._link = link
         self._keys = rk.KeyLayout(key_prefix)
         self._ttl = ttl_seconds
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
@@ -148,11 +145,11 @@ class RedisQueryCache:
         self._lock_wait = lock_wait_seconds
         self._lock_ttl_ms = lock_ttl_ms
         self._recovery_interval = recovery_interval
-        self._read = client.register_script(rk.READ)
-        self._bump = client.register_script(rk.BUMP)
-        self._claim = client.register_script(rk.CLAIM)
-        self._peek = client.register_script(rk.PEEK)
-        self._store = client.register_script(rk.STORE)
+        self._read = Script(rk.READ)
+        self._bump = Script(rk.BUMP)
+        self._claim = Script(rk.CLAIM)
+        self._peek = Script(rk.PEEK)
+        self._store = Script(rk.STORE)
         self._stats = RedisCacheStats()
         self._flights: SingleFlight[str] = SingleFlight()
         self._fallbacks: FreshFlight[tuple[str, str]] = FreshFlight()
@@ -179,19 +176,22 @@ class RedisQueryCache:
     async def ping(self) -> bool:
         """Whether Redis answers (it then knows the scripts); if not, the breaker
         opens at once."""
-        try:  # at start-up the loop is busy with imports and connections: be generous
-            await self._command(self._load_scripts, within=self._invalidate_timeout)
-        except _Unavailable as exc:
-            self._breaker.trip(exc.__cause__)
+        # One round trip now spares the first requests a NOSCRIPT and an EVAL.
+        scripts = (self._read, self._bump, self._claim, self._peek, self._store)
+        wait = self._invalidate_timeout  # at start-up the loop is busy: be generous
+        try:
+            await asyncio.gather(
+                *(
+                    self._link.call("SCRIPT", "LOAD", s.source, seconds=wait, limit=wait)
+                    for s in scripts
+                )
+            )
+        except (RedisError, OSError) as exc:
+            self._stats.errors += 1
+            self._breaker.trip(exc)
             return False
+        self._breaker.record_success()
         return True
-
-    async def _load_scripts(self) -> None:
-        # One round trip now spares the first requests a NOSCRIPT and a SCRIPT LOAD.
-        async with self._client.pipeline(transaction=False) as pipe:
-            for script in (self._read, self._bump, self._claim, self._peek, self._store):
-                pipe.script_load(script.script)
-            await pipe.execute()
 
     async def get_or_load(self, tenant: str, key: str, load: Load) -> bytes:
         if self.recovery_pending or not self._breaker.allow():
@@ -200,11 +200,10 @@ class RedisQueryCache:
         digest = rk.digest(key)
         args = [rk.fresh_counter(), rk.fresh_counter(), self._generation_ttl]
         try:
-            epoch, generation, page = await self._command(
-                lambda: self._read(
-                    keys=[self._keys.epoch, self._keys.generation(tenant)],
-                    args=[*args, self._keys.page_stem(tenant), digest],
-                )
+            epoch, generation, page = await self._run(
+                self._read,
+                [self._keys.epoch, self._keys.generation(tenant)],
+                [*args, self._keys.page_stem(tenant), digest],
             )
         except _Unavailable:
             self._stats.bypasses += 1
@@ -255,8 +254,8 @@ class RedisQueryCache:
     async def _fill(self, keys: rk.PageKeys, load: Load) -> bytes:
         token = secrets.token_hex(8)
         try:
-            status, *found = await self._command(
-                lambda: self._claim(keys=[keys.page, keys.lock], args=[token, self._lock_ttl_ms])
+            status, *found = await self._run(
+                self._claim, [keys.page, keys.lock], [token, self._lock_ttl_ms]
             )
         except _Unavailable:
             return await self._load(load)
@@ -286,9 +285,7 @@ class RedisQueryCache:
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, 0.05)
             try:
-                status, *found = await self._command(
-                    lambda: self._peek(keys=[keys.page, keys.lock])
-                )
+                status, *found = await self._run(self._peek, [keys.page, keys.lock], [])
             except _Unavailable:
                 return None
             if status == rk.FOUND:
@@ -306,7 +303,7 @@ class RedisQueryCache:
             value = None
         if value is None and not token:
             return
-        args: list[bytes | str | int] = [
+        args: list[Arg] = [
             value or b"",
             self._ttl_ms,
             token,
@@ -316,10 +313,8 @@ class RedisQueryCache:
             rk.MAX_EVICTIONS,
         ]
         with suppress(_Unavailable):
-            _, evicted = await self._command(
-                lambda: self._store(
-                    keys=[keys.page, keys.lock, keys.index, keys.charged], args=args
-                )
+            _, evicted = await self._run(
+                self._store, [keys.page, keys.lock, keys.index, keys.charged], args
             )
             self._stats.evictions += evicted
 
@@ -342,9 +337,10 @@ class RedisQueryCache:
         delay = 0.01
         while True:
             try:
-                await self._bump(
-                    keys=[self._keys.generation(tenant)],
-                    args=[rk.fresh_counter(), self._generation_ttl],
+                await self._link.evalsha(
+                    self._bump,
+                    [self._keys.generation(tenant)],
+                    [rk.fresh_counter(), self._generation_ttl],
                 )
             except (RedisError, OSError) as exc:
                 self._stats.errors += 1
@@ -386,7 +382,9 @@ class RedisQueryCache:
 
     async def _renew_epoch(self, wait: float) -> bool:
         covers = self._lost  # the losses recorded before the renewal is sent
-        renewal = asyncio.ensure_future(self._client.set(self._keys.epoch, rk.fresh_counter()))
+        renewal = asyncio.ensure_future(
+            self._link.send("SET", self._keys.epoch, rk.fresh_counter())
+        )
         renewal.add_done_callback(_retrieved)  # may outlive the wait: it stays queued
         try:
             async with asyncio.timeout(wait):
@@ -397,11 +395,11 @@ class RedisQueryCache:
         return True
 
     # -- reads ------------------------------------------------------------
-    async def _command(self, call: Callable[[], Awaitable[T]], within: float | None = None) -> T:
-        seconds = self._timeout if within is None else within
+    async def _run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         try:
-            async with lag_aware_timeout(seconds, max(seconds, self._timeout_limit)):
-                result = await call()
+            result = await self._link.evalsha(
+                script, keys, args, seconds=self._timeout, limit=self._timeout_limit
+            )
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._stats.errors += 1
             self._breaker.record_failure(exc)
@@ -420,33 +418,26 @@ async def open_redis_query_cache(
     max_page_bytes: int,
     breaker_seconds: float,
     invalidate_timeout_ms: int = 5000,
-    max_connections: int = 100,
     **options: Any,
 ) -> AsyncIterator[RedisQueryCache]:
-    """A RedisQueryCache on its own client and connection pool, closed on exit.
+    """A RedisQueryCache on a link of its own (one pipelined connection), closed on exit.
 
-    The pool holds at most ``max_connections``; a command that finds them all busy
-    waits for one (for at most ``invalidate_timeout_ms``, and within its own
-    timeout). Never fails because Redis is down: the cache then starts with its
-    breaker open and says so in the log. ``options`` go to ``RedisQueryCache``."""
-    # The socket timeouts only catch dead sockets: the cache's own deadlines, which
+    Never fails because Redis is down: the cache then starts with its breaker open
+    and says so in the log. ``options`` go to ``RedisQueryCache``."""
+    # The connection's own bounds only catch a dead peer: the cache's deadlines, which
     # discount event-loop lag, are what bound a command. A command abandoned by its
-    # caller is left queued in Redis (an INCR that a paused Redis will run before any
-    # later read) until the socket timeout, so that one is long.
+    # caller stays queued in Redis (an INCR that a paused Redis will run before any
+    # later read), so a connection is only cut after a long silence.
     generous = max(timeout_ms, invalidate_timeout_ms) / 1000
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
+    link = RedisLink(
         url,
-        max_connections=max_connections,
-        timeout=generous,
-        socket_timeout=max(SOCKET_TIMEOUT, 2 * generous),
-        socket_connect_timeout=generous,
-        retry=Retry(NoBackoff(), 0),
-        redis_connect_func=InstanceFence(rk.KeyLayout(key_prefix)).on_connect,
+        connect_seconds=generous,
+        stall_seconds=max(STALL_SECONDS, 2 * generous),
+        on_connect=InstanceFence(rk.KeyLayout(key_prefix)).on_connect,
     )
-    client = redis.asyncio.Redis(connection_pool=pool)
     breaker = CircuitBreaker(reset_seconds=breaker_seconds, name="Redis query cache")
     cache = RedisQueryCache(
-        client,
+        link,
         key_prefix=key_prefix,
         ttl_seconds=ttl_seconds,
         timeout_ms=timeout_ms,
@@ -464,8 +455,7 @@ async def open_redis_query_cache(
         yield cache
     finally:
         await cache.aclose()
-        await client.aclose()
-        await pool.aclose()
+        await link.aclose()
 
 
 def _refused(exc: BaseException) -> bool:

@@ -10,17 +10,18 @@ it, so a connection that finds another one renews the epoch first (``FENCE``), a
 pages of any earlier state are unreachable to everyone. A restart breaks every
 connection, so every process goes through this before it reads again.
 
-Used as redis-py's ``redis_connect_func``: it does the usual handshake first.
+Used as the ``on_connect`` of ``RedisLink``: it runs after the handshake, before the
+connection carries anything else.
 """
 
 from __future__ import annotations
 
 import logging
 
-from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from audit_trail.adapters.cache import redis_keys as rk
+from audit_trail.adapters.cache.redis_link import Execute
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,10 @@ class InstanceFence:
         self._warned = False
         self.renewals = 0
 
-    async def on_connect(self, connection: AbstractConnection) -> None:
-        """The handshake, then the check (redis-py's ``redis_connect_func``)."""
-        await connection.on_connect()
+    async def on_connect(self, execute: Execute) -> None:
+        """The check, on a new connection whose commands ``execute`` sends."""
         try:
-            await connection.send_command("INFO", "server")
-            server = run_id(await connection.read_response())
+            server = run_id(await execute("INFO", "server"))
         except ResponseError as exc:  # e.g. an ACL without INFO
             server = None
             if not self._warned:
@@ -56,10 +55,9 @@ class InstanceFence:
         if server is None or server == self._checked:
             return
         keys = self._keys
-        await connection.send_command(
+        if await execute(
             "EVAL", rk.FENCE, 2, keys.instance, keys.epoch, server, rk.fresh_counter()
-        )
-        if await connection.read_response():
+        ):
             self.renewals += 1
             log.info(
                 "Redis query cache: Redis server run %s set no epoch yet; renewed it, "

@@ -1,0 +1,58 @@
+"""LagAwareDeadline: a deadline that a busy event loop does not trip."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from audit_trail.adapters.cache.deadline import LagAwareDeadline
+
+
+async def test_no_reply_while_the_loop_is_free_times_out() -> None:
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    began = loop.time()
+    LagAwareDeadline(reply, 0.05, 1.0)
+    with pytest.raises(TimeoutError):
+        await reply
+    assert 0.04 <= loop.time() - began < 0.5
+
+
+async def test_a_reply_held_up_by_a_blocked_loop_still_wins() -> None:
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    LagAwareDeadline(reply, 0.05, 1.0)
+    loop.call_later(0.06, reply.set_result, "answer")  # due after the deadline
+    loop.call_later(0.01, time.sleep, 0.2)  # the loop does nothing else meanwhile
+    assert await reply == "answer"
+
+
+async def test_a_loop_that_stays_busy_gives_up_at_the_limit() -> None:
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    busy = True
+
+    def block() -> None:
+        time.sleep(0.04)
+        if busy:
+            loop.call_soon(block)
+
+    began = loop.time()
+    LagAwareDeadline(reply, 0.02, 0.3)
+    loop.call_soon(block)
+    try:
+        with pytest.raises(TimeoutError):
+            await reply
+    finally:
+        busy = False
+    assert 0.25 <= loop.time() - began < 1.0
+
+
+async def test_a_cancelled_deadline_never_fires() -> None:
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    LagAwareDeadline(reply, 0.02, 0.02).cancel()
+    loop.call_later(0.1, reply.set_result, "late but fine")
+    assert await reply == "late but fine"
