@@ -5,7 +5,9 @@ A page lives under ``P:page:<tenant>:<epoch>:<generation>:<sha256(query)>`` for
 the tenant's generation; a global epoch, also part of every page key, is renewed
 when an invalidation was lost and whenever a connection reaches a Redis server run
 that did not set it (``redis_fence``). A hit is one ``EVALSHA`` (``READ``) that
-reads both counters and returns the page stored under them, as stored.
+reads both counters and returns the page stored under them, as stored; on a miss the
+same script takes the page's fill lock, so a miss costs that, the load and one
+``STORE``.
 
 The contract: a write is acknowledged only when no process can serve a page older
 than it. How it holds:
@@ -147,7 +149,6 @@ class RedisQueryCache:
         self._recovery_interval = recovery_interval
         self._read = Script(rk.READ)
         self._bump = Script(rk.BUMP)
-        self._claim = Script(rk.CLAIM)
         self._peek = Script(rk.PEEK)
         self._store = Script(rk.STORE)
         self._stats = RedisCacheStats()
@@ -177,7 +178,7 @@ class RedisQueryCache:
         """Whether Redis answers (it then knows the scripts); if not, the breaker
         opens at once."""
         # One round trip now spares the first requests a NOSCRIPT and an EVAL.
-        scripts = (self._read, self._bump, self._claim, self._peek, self._store)
+        scripts = (self._read, self._bump, self._peek, self._store)
         wait = self._invalidate_timeout  # at start-up the loop is busy: be generous
         try:
             await asyncio.gather(
@@ -198,22 +199,45 @@ class RedisQueryCache:
             self._stats.bypasses += 1
             return await self._fallback(tenant, key, load)
         digest = rk.digest(key)
-        args = [rk.fresh_counter(), rk.fresh_counter(), self._generation_ttl]
+        token = secrets.token_hex(8)
+        layout = self._keys
         try:
-            epoch, generation, page = await self._run(
+            epoch, generation, status, *found = await self._run(
                 self._read,
-                [self._keys.epoch, self._keys.generation(tenant)],
-                [*args, self._keys.page_stem(tenant), digest],
+                [layout.epoch, layout.generation(tenant)],
+                [
+                    rk.fresh_counter(),
+                    rk.fresh_counter(),
+                    self._generation_ttl,
+                    layout.page_stem(tenant),
+                    layout.lock_stem(tenant),
+                    digest,
+                    token,
+                    self._lock_ttl_ms,
+                ],
             )
         except _Unavailable:
             self._stats.bypasses += 1
             return await self._fallback(tenant, key, load)
-        if page is not None:
+        if status == rk.FOUND:
             self._stats.hits += 1
-            return page  # type: ignore[no-any-return]  # bytes, as stored
+            return found[0]  # type: ignore[no-any-return]  # bytes, as stored
         self._stats.misses += 1
-        keys = self._keys.page(tenant, epoch.decode(), generation.decode(), digest)
-        return await self._flights.run(keys.page, lambda: self._fill(keys, load))
+        keys = layout.page(tenant, epoch.decode(), generation.decode(), digest)
+        if status != rk.CLAIMED:
+            return await self._flights.run(keys.page, lambda: self._fill_after_other(keys, load))
+        filling = False
+
+        def fill() -> Awaitable[bytes]:
+            nonlocal filling
+            filling = True
+            return self._fill(keys, token, load)
+
+        try:
+            return await self._flights.run(keys.page, fill)
+        finally:
+            if not filling:  # this process was filling the page already: not with our lock
+                await self._save(keys, None, token)
 
     async def invalidate(self, tenant: str) -> None:
         """INCR the tenant's generation and wait until it has landed, for at most
@@ -251,24 +275,18 @@ class RedisQueryCache:
             )
 
     # -- filling a page ---------------------------------------------------
-    async def _fill(self, keys: rk.PageKeys, load: Load) -> bytes:
-        token = secrets.token_hex(8)
+    async def _fill(self, keys: rk.PageKeys, token: str, load: Load) -> bytes:
+        """Loads the page whose fill lock ``token`` holds, stores it, frees the lock."""
         try:
-            status, *found = await self._run(
-                self._claim, [keys.page, keys.lock], [token, self._lock_ttl_ms]
-            )
-        except _Unavailable:
-            return await self._load(load)
-        if status == rk.FOUND:
-            return found[0]  # type: ignore[no-any-return]
-        if status == rk.CLAIMED:
-            try:
-                value = await self._load(load)
-            except Exception:
-                await self._save(keys, None, token)  # release the lock for the others
-                raise
-            await self._save(keys, value, token)
-            return value
+            value = await self._load(load)
+        except Exception:
+            await self._save(keys, None, token)  # release the lock for the others
+            raise
+        await self._save(keys, value, token)
+        return value
+
+    async def _fill_after_other(self, keys: rk.PageKeys, load: Load) -> bytes:
+        """The page another process is filling, or, if it does not come, our own load."""
         page = await self._wait_for(keys)
         if page is not None:
             return page

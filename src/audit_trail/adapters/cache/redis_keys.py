@@ -22,7 +22,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-# Status codes returned by CLAIM and PEEK.
+# Status codes returned by READ and PEEK.
 FOUND, CLAIMED, BUSY, FREE = 1, 2, 3, 0
 
 
@@ -70,6 +70,10 @@ class KeyLayout:
         """What READ appends ``<epoch>:<generation>:<digest>`` to."""
         return f"{self.prefix}:page:{tenant}:"
 
+    def lock_stem(self, tenant: str) -> str:
+        """What READ appends ``<epoch>:<generation>:<digest>`` to for the fill lock."""
+        return f"{self.prefix}:lock:{tenant}:"
+
     def page(self, tenant: str, epoch: str, generation: str, digest: str) -> PageKeys:
         tail = f"{tenant}:{epoch}:{generation}:{digest}"
         return PageKeys(
@@ -85,9 +89,11 @@ def digest(query_key: str) -> str:
 
 
 # KEYS: epoch, generation. ARGV: fresh epoch, fresh generation, generation TTL (s),
-# page key stem, query digest. Returns {epoch, generation, page or nil}; a missing
-# counter is created with its fresh value.
-READ = """
+# page key stem, lock key stem, query digest, lock token, lock TTL (ms). A missing
+# counter is created with its fresh value. Returns {epoch, generation, FOUND, page},
+# or, when the page is missing, {epoch, generation, CLAIMED} (its fill lock is now
+# ours) or {epoch, generation, BUSY} (someone else is filling it).
+READ = f"""
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
@@ -98,8 +104,15 @@ if not generation then
   generation = ARGV[2]
   redis.call('SET', KEYS[2], generation, 'EX', ARGV[3])
 end
-local page = redis.call('GET', ARGV[4] .. epoch .. ':' .. generation .. ':' .. ARGV[5])
-return {epoch, generation, page}
+local tail = epoch .. ':' .. generation .. ':' .. ARGV[6]
+local page = redis.call('GET', ARGV[4] .. tail)
+if page then
+  return {{epoch, generation, {FOUND}, page}}
+end
+if redis.call('SET', ARGV[5] .. tail, ARGV[7], 'NX', 'PX', ARGV[8]) then
+  return {{epoch, generation, {CLAIMED}}}
+end
+return {{epoch, generation, {BUSY}}}
 """
 
 # KEYS: counter. ARGV: fresh value, TTL in seconds (0: keep none).
@@ -116,19 +129,6 @@ if tonumber(ARGV[2]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return value
-"""
-
-# KEYS: page, lock. ARGV: token, lock TTL (ms).
-# {FOUND, page} | {CLAIMED} (the lock is ours) | {BUSY} (someone else's).
-CLAIM = f"""
-local page = redis.call('GET', KEYS[1])
-if page then
-  return {{{FOUND}, page}}
-end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {{{CLAIMED}}}
-end
-return {{{BUSY}}}
 """
 
 # KEYS: page, lock. {FOUND, page} | {BUSY} (still being filled) | {FREE} (nobody is).
