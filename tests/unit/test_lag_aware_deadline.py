@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
+import uvloop
 
 from audit_trail.adapters.cache.deadline import LagAwareDeadline
 
@@ -56,3 +58,40 @@ async def test_a_cancelled_deadline_never_fires() -> None:
     LagAwareDeadline(reply, 0.02, 0.02).cancel()
     loop.call_later(0.1, reply.set_result, "late but fine")
     assert await reply == "late but fine"
+
+
+def test_a_reply_waiting_in_the_socket_when_the_timer_fires_wins_on_uvloop() -> None:
+    # uvloop runs due timers before it reads its sockets again. A turn that handles
+    # another socket until just after the deadline, while the reply arrives, leaves
+    # the timer (nearly) on time and the reply unread.
+    async def scenario() -> str:
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[str] = loop.create_future()
+        busy_ours, busy_theirs = socket.socketpair()
+        reply_ours, reply_theirs = socket.socketpair()
+        began = time.monotonic()
+
+        class Busy(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                reply_theirs.send(b"answer")  # arrives while this turn goes on
+                time.sleep(max(0.0, 0.054 - (time.monotonic() - began)))
+
+        class Reader(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                if not reply.done():
+                    reply.set_result(data.decode())
+
+        busy, _ = await loop.create_connection(Busy, sock=busy_ours)
+        reader, _ = await loop.create_connection(Reader, sock=reply_ours)
+        try:
+            began = time.monotonic()
+            LagAwareDeadline(reply, 0.05, 1.0)
+            busy_theirs.send(b"work")
+            return await reply
+        finally:
+            for transport in (busy, reader):
+                transport.close()
+            busy_theirs.close()
+            reply_theirs.close()
+
+    assert uvloop.run(scenario()) == "answer"

@@ -10,7 +10,8 @@ timers before it reads its sockets: the command fails with its answer in hand.
 only when its timer fires on time (within ``tolerance`` of when it was due): the loop
 was free to handle a reply, and none had come within ``seconds``. A timer that fires
 late is evidence that the loop, not the backend, was busy; it is re-armed for
-another ``seconds``, until ``limit`` seconds have passed in all. It works on the
+another ``seconds``, until ``limit`` seconds have passed in all. A timer that fires on
+time looks once more a millisecond later, after the loop has read its sockets. It works on the
 reply's future itself, so a reply that lands first simply wins, and nothing is
 cancelled: the command stays queued on its connection, its late reply dropped.
 """
@@ -19,6 +20,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+# Long enough that the loop reads its sockets before the timer is due again.
+CONFIRM_SECONDS = 0.001
 
 
 class LagAwareDeadline:
@@ -47,12 +51,17 @@ class LagAwareDeadline:
             self._handle.cancel()
             self._handle = None
 
-    def _check(self, due: float) -> None:
+    def _check(self, due: float, confirming: bool = False) -> None:
         now = self._loop.time()
         if now - due > self._slack and now < self._hard:  # the loop was busy: again
             again = min(now + self._seconds, self._hard)
             self._handle = self._loop.call_at(again, self._check, again)
-            return
-        self._handle = None
-        if not self._future.done():
-            self._future.set_exception(TimeoutError("Redis did not answer in time"))
+        elif not confirming and now < self._hard:
+            # Due timers run before the loop reads its sockets, so a reply that came
+            # while the last turn ran is still unread: look again after one read.
+            again = now + CONFIRM_SECONDS
+            self._handle = self._loop.call_at(again, self._check, again, True)
+        else:
+            self._handle = None
+            if not self._future.done():
+                self._future.set_exception(TimeoutError("Redis did not answer in time"))
