@@ -134,6 +134,19 @@ def test_configured_fields_are_masked_whole(
     assert PiiRedactor(fields=paths).redact(make_entry(metadata=metadata)).metadata == expected
 
 
+def test_without_triggers_keys_and_tags_are_still_masked_and_deduplicated() -> None:
+    # nothing in these strings can hold personal data: only the key and the tags change
+    entry = make_entry(tags=("ui", "ui"), metadata={"Pass_word": "hunter2", "n": [{"k": 1}]})
+    redacted = PiiRedactor().redact(entry)
+    assert redacted.metadata == {"Pass_word": "***", "n": [{"k": 1}]}
+    assert redacted.tags == ("ui",)
+
+
+def test_an_entry_with_nothing_to_mask_is_kept_as_it_is() -> None:
+    entry = make_entry(tags=("ui",), metadata={"field": "title", "n": [1, {"k": None}]})
+    assert PiiRedactor().redact(entry) is entry
+
+
 def test_keys_masked_alike_are_both_kept() -> None:
     metadata = {"4242 4242 4242 4242": 1, "4242-4242-4242-4242": 2}
     redacted = PiiRedactor().redact(make_entry(metadata=metadata)).metadata

@@ -52,6 +52,8 @@ def text(value: Any, *, max_length: int) -> str:
 def is_unicode(value: str) -> bool:
     """False for strings holding lone surrogates (JSON's ``"\\ud800"`` decodes to one),
     which cannot be encoded as UTF-8 and so cannot be stored or sized."""
+    if value.isascii():
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

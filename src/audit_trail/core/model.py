@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 JsonValue: TypeAlias = Any
 """A value that ``json.dumps`` accepts: None, bool, int, float, str, list, dict."""
@@ -22,8 +22,9 @@ class Outcome(StrEnum):
     @classmethod
     def parse(cls, raw: object) -> Outcome:
         """The outcome named ``raw``; ``ValueError`` with the choices otherwise."""
-        if isinstance(raw, str) and raw in cls._value2member_map_:
-            return cls(raw)
+        member = cls._value2member_map_.get(raw) if isinstance(raw, str) else None
+        if member is not None:
+            return cast(Outcome, member)
         raise ValueError("must be one of " + ", ".join(o.value for o in cls))
 
 

@@ -32,6 +32,8 @@ TARGET_FIELDS = frozenset({"type", "id", "name"})
 
 T = TypeVar("T")
 
+_AS_SENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # to size metadata
+
 
 def validate_entry(payload: object) -> EntryDraft:
     """Validate an entry as sent (POST body, PUT body, one item of a batch).
@@ -164,7 +166,7 @@ def _metadata(errors: ErrorCollector, value: Any) -> dict[str, Any]:
     _check_json(errors, value, "metadata", depth=1)
     if len(errors.items) > before:
         return {}
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    size = len(_AS_SENT.encode(value).encode())
     if size > MAX_METADATA_BYTES:
         errors.add("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, not {size}")
         return {}
@@ -172,25 +174,8 @@ def _metadata(errors: ErrorCollector, value: Any) -> dict[str, Any]:
 
 
 def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> None:
-    if isinstance(value, Mapping):
-        if depth > MAX_METADATA_DEPTH:
-            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
-            return
-        for key, item in value.items():
-            child = f"{path}.{key}"
-            if not isinstance(key, str):
-                errors.add(path, "keys must be strings")
-            elif problem := _key_problem(key):
-                errors.add(child, problem)
-            else:
-                _check_json(errors, item, child, depth + 1)
-    elif isinstance(value, list):
-        if depth > MAX_METADATA_DEPTH:
-            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
-            return
-        for index, item in enumerate(value):
-            _check_json(errors, item, f"{path}[{index}]", depth + 1)
-    elif isinstance(value, str):
+    # scalars first: most values are, and checking them against the ABCs is slow
+    if isinstance(value, str):
         if not is_unicode(value):
             errors.add(path, "strings must be valid Unicode (no lone surrogates)")
     elif isinstance(value, bool) or value is None:
@@ -205,6 +190,24 @@ def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> No
     elif isinstance(value, float):
         if not math.isfinite(value):
             errors.add(path, "numbers must be finite")
+    elif isinstance(value, Mapping):
+        if depth > MAX_METADATA_DEPTH:
+            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                errors.add(path, "keys must be strings")
+            elif problem := _key_problem(key):
+                errors.add(f"{path}.{key}", problem)
+            elif type(item) is not str or not item.isascii():  # ASCII text is fine as it is
+                _check_json(errors, item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        if depth > MAX_METADATA_DEPTH:
+            errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")
+            return
+        for index, item in enumerate(value):
+            if type(item) is not str or not item.isascii():
+                _check_json(errors, item, f"{path}[{index}]", depth + 1)
     else:
         errors.add(path, "must be a JSON value")
 

@@ -47,10 +47,7 @@ def committed_fields(entry: Entry) -> dict[str, Any]:
 
 def field_digest(path: str, salt: bytes, value: Any) -> bytes:
     """The digest that commits ``value`` at ``path`` under ``salt``."""
-    digest = hashlib.sha256(_path_prefix(path))
-    digest.update(salt)
-    digest.update(canonical_json(value))
-    return digest.digest()
+    return hashlib.sha256(_path_prefix(path) + salt + canonical_json(value)).digest()
 
 
 @functools.lru_cache(maxsize=4096)

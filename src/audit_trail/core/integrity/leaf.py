@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -74,7 +74,7 @@ class LeafKind(StrEnum):
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def revision_leaf(entry: Entry, salts: Mapping[str, bytes], prev: bytes | None) -> dict[str, Any]:

@@ -116,14 +116,33 @@ class PiiRedactor:
         return replace(entry, source=replace(entry.source, ip=None))
 
     def redact(self, entry: Entry) -> Entry:
-        # Most entries hold no personal data: one look for the detectors' triggers in
-        # all their strings at once spares a look in each string.
+        changes: dict[str, Any] = {}
+        mask = self._mask_for(entry)
+        if mask is not None:
+            changes = self._masked(entry, mask)
+        tags = tuple(dict.fromkeys(entry.tags if mask is None else map(mask, entry.tags)))
+        if tags != entry.tags:
+            changes["tags"] = tags
+        return replace(entry, **changes) if changes else entry
+
+    def _mask_for(self, entry: Entry) -> Mask | None:
+        """How to mask the entry's text; None when nothing in it is to be masked.
+
+        Most entries hold no personal data: one look for the detectors' triggers in all
+        their strings at once spares a look in each string, and when no trigger
+        matches, no key names a credential and no path is configured, there is
+        nothing to mask at all."""
         strings: list[str] = []
-        _collect_strings(entry, strings)
+        keys: list[str] = []
+        _collect_strings(entry, strings, keys)
         if self.text.may_find(_SEPARATOR.join(strings)):
-            mask: Mask = self.text.redact
-        else:
-            mask = self.text.redact_screened
+            return self.text.redact
+        if self.text.untriggered or self.paths or any(map(is_credential_key, keys)):
+            return self.text.redact_screened
+        return None
+
+    def _masked(self, entry: Entry, mask: Mask) -> dict[str, Any]:
+        """The fields of ``entry`` that ``mask`` changes, masked."""
         changes: dict[str, Any] = {"metadata": self._mapping(entry.metadata, (), mask)}
         if entry.actor.name is not None and (name := mask(entry.actor.name)) != entry.actor.name:
             changes["actor"] = replace(entry.actor, name=name)
@@ -134,13 +153,10 @@ class PiiRedactor:
             and (name := mask(target.name)) != target.name
         ):
             changes["target"] = replace(target, name=name)
-        tags = tuple(dict.fromkeys(mask(tag) for tag in entry.tags))
-        if tags != entry.tags:
-            changes["tags"] = tags
         agent = entry.source.user_agent
         if agent is not None and (masked := mask(agent)) != agent:
             changes["source"] = replace(entry.source, user_agent=masked)
-        return replace(entry, **changes)
+        return changes
 
     def _mapping(
         self, mapping: Mapping[str, JsonValue], path: Path, mask: Mask
@@ -174,27 +190,28 @@ class PiiRedactor:
         )
 
 
-def _collect_strings(entry: Entry, into: list[str]) -> None:
-    """Every string ``redact`` masks text in."""
+def _collect_strings(entry: Entry, into: list[str], keys: list[str]) -> None:
+    """Every string ``redact`` masks text in; the metadata keys also into ``keys``."""
     for value in (entry.actor.name, entry.source.user_agent):
         if value is not None:
             into.append(value)
     if entry.target is not None and entry.target.name is not None:
         into.append(entry.target.name)
     into.extend(entry.tags)
-    _collect_metadata(entry.metadata, into)
+    _collect_metadata(entry.metadata, into, keys)
 
 
-def _collect_metadata(value: JsonValue, into: list[str]) -> None:
+def _collect_metadata(value: JsonValue, into: list[str], keys: list[str]) -> None:
     if isinstance(value, str):
         into.append(value)
     elif isinstance(value, dict | Mapping):
-        for key, item in value.items():
-            into.append(key)
-            _collect_metadata(item, into)
+        keys.extend(value)
+        into.extend(value)
+        for item in value.values():
+            _collect_metadata(item, into, keys)
     elif isinstance(value, list | tuple):
         for item in value:
-            _collect_metadata(item, into)
+            _collect_metadata(item, into, keys)
 
 
 def _unique(key: str, taken: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ header is ignored, so clients cannot forge their address. ``source.user_agent`` 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -58,6 +59,7 @@ def parse_address(text: str | None) -> Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=1024)  # every entry of a batch, and a client's requests, repeat it
 def client_address(
     peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]
 ) -> str | None:
@@ -80,9 +82,13 @@ def _is_trusted(address: Address, trusted: tuple[Network, ...]) -> bool:
 
 
 def user_agent(headers: Mapping[str, str]) -> str | None:
-    raw = headers.get("user-agent", "")
-    cleaned = "".join(ch for ch in raw if ch.isprintable()).strip()
-    return cleaned[:MAX_USER_AGENT_LENGTH] or None
+    return _printable_user_agent(headers.get("user-agent", ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _printable_user_agent(raw: str) -> str | None:
+    cleaned = raw if raw.isprintable() else "".join(ch for ch in raw if ch.isprintable())
+    return cleaned.strip()[:MAX_USER_AGENT_LENGTH] or None
 
 
 class RequestContextEnricher:
