@@ -67,6 +67,7 @@ others poll for the page for up to ``lock_wait_seconds``, then load themselves.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import secrets
@@ -152,6 +153,10 @@ class RedisQueryCache:
         self._peek = Script(rk.PEEK)
         self._store = Script(rk.STORE)
         self._stats = RedisCacheStats()
+        # fill-lock tokens, unique among holders: random per cache, then counted (no
+        # system call for the CSPRNG on every read)
+        self._token_stem = secrets.token_hex(8) + ":"
+        self._tokens = itertools.count()
         self._flights: SingleFlight[str] = SingleFlight()
         self._fallbacks: FreshFlight[tuple[str, str]] = FreshFlight()
         self._lost = 0  # invalidations that did not reach Redis, ever
@@ -199,7 +204,7 @@ class RedisQueryCache:
             self._stats.bypasses += 1
             return await self._fallback(tenant, key, load)
         digest = rk.digest(key)
-        token = secrets.token_hex(8)
+        token = f"{self._token_stem}{next(self._tokens)}"
         layout = self._keys
         try:
             epoch, generation, status, *found = await self._run(
