@@ -154,3 +154,24 @@ async def test_a_closed_link_refuses_commands(link: RedisLink) -> None:
     await link.aclose()
     with pytest.raises(RedisConnectionError):
         await link.call("PING", seconds=SLOW)
+
+
+async def test_a_peer_out_of_step_fails_its_commands_instead_of_mismatching_them() -> None:
+    answers = iter([b"?not resp\r\n", b"+OK\r\n+UNASKED\r\n", b"+OK\r\n"])
+
+    async def impostor(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            writer.write(next(answers, b"+OK\r\n"))
+
+    server = await asyncio.start_server(impostor, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    link = RedisLink(f"redis://127.0.0.1:{port}/0", connect_seconds=5, stall_seconds=10)
+    try:
+        with pytest.raises(RedisConnectionError):  # garbage: the connection is dropped
+            await link.call("PING", seconds=SLOW)
+        assert await link.call("PING", seconds=SLOW) == b"OK"  # a new connection
+        # the unasked reply that followed broke that one too; the next one works
+        assert await link.call("PING", seconds=SLOW) == b"OK"
+    finally:
+        await link.aclose()
+        server.close()

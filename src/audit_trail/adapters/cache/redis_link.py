@@ -96,7 +96,17 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
         waiting = self._waiting
-        while (reply := self._reader.gets()) is not False:
+        while True:
+            try:
+                reply = self._reader.gets()
+            except hiredis.ProtocolError:
+                reply = None
+                waiting = deque()  # garbage: what follows cannot be matched
+            if reply is False:
+                break
+            if not waiting:  # out of step with Redis: every command on it fails
+                self.abort("a reply that matches no command")
+                return
             future = waiting.popleft()
             if future.done():  # its caller stopped waiting
                 continue
@@ -107,7 +117,7 @@ class _Connection(asyncio.Protocol):
         self._progress = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc or ConnectionResetError("Redis closed the connection")
+        self.lost = self.lost or exc or ConnectionResetError("Redis closed the connection")
         error = _broken(self.lost)
         while self._waiting:
             future = self._waiting.popleft()
@@ -117,7 +127,10 @@ class _Connection(asyncio.Protocol):
     def stalled(self, seconds: float) -> bool:
         return bool(self._waiting) and self._loop.time() - self._progress > seconds
 
-    def abort(self) -> None:
+    def abort(self, reason: str) -> None:
+        """Drop the connection now: nothing more is sent on it, what waits fails."""
+        if self.lost is None:
+            self.lost = ConnectionAbortedError(reason)
         if self._transport is not None:
             self._transport.abort()
 
@@ -221,9 +234,7 @@ class RedisLink:
             async with asyncio.timeout(self._connect_seconds):
                 _, connection = await self._open(loop)
                 await self._handshake(connection)
-        except ResponseError:
-            raise
-        except (OSError, TimeoutError) as exc:
+        except OSError as exc:  # TimeoutError included
             raise RedisConnectionError(f"cannot reach Redis: {exc}") from exc
         self._connection = connection
         if self._watchdog is None:
@@ -268,7 +279,7 @@ class RedisLink:
     def _watch(self) -> None:
         connection = self._connection
         if connection is not None and connection.stalled(self._stall_seconds):
-            connection.abort()  # its commands fail; the next one reconnects
+            connection.abort("Redis stopped answering")  # the next command reconnects
         self._watchdog = None
         if not self._closed:
             loop = asyncio.get_running_loop()
