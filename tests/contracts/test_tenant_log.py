@@ -341,3 +341,18 @@ async def test_a_refused_group_does_not_count_for_the_groups_after_it(log: Stora
     assert isinstance(results[0], DuplicateEntry)
     assert results[1] == 2
     assert await log.get("t1", first.id) == same_fix
+
+
+async def test_a_refused_lone_duplicate_does_not_count_for_the_groups_after_it(
+    log: Storage,
+) -> None:
+    # Found by hypothesis: a duplicate revision 1 alone in its group, followed in the
+    # same commit by an amendment of the entry whose id it reuses.
+    entry = make_entry()
+    second = amended(entry)
+    await log.commit("t1", [[record(entry), record(second)]])
+    third = amended(second)
+    results = await log.commit("t1", [[record(make_entry(id=entry.id))], [record(third)]])
+    assert isinstance(results[0], DuplicateEntry)
+    assert results[1] == 2
+    assert await log.get("t1", entry.id) == third

@@ -32,12 +32,20 @@ class _State:
 
 def ids_to_check(groups: Sequence[Sequence[LogRecord]]) -> list[str]:
     """The ``_id``s whose documents decide the refusals: for each revision n > 1 those
-    of n - 1 and n, and those of the revisions 1 in groups of several records. Even
-    where a transaction would undo a refused group, its refusal must be known before
-    the later groups are judged: they are judged as if the groups before them stood.
+    of n - 1 and n, and those of the revisions 1 in groups of several records or of an
+    entry that another group of the commit names too. Even where a transaction would
+    undo a refused group, its refusal must be known before the later groups are
+    judged: they are judged as if the groups before them stood. (A lone revision 1 of
+    an id nothing else names is left to the unique ``_id`` at insert: that is every
+    new entry of a group commit, with no query.)
     """
     wanted: list[str] = []
-    for group in groups:
+    groups_naming: dict[str, set[int]] = {}
+    for number, group in enumerate(groups):
+        for record in group:
+            if record.revision is not None:
+                groups_naming.setdefault(record.revision.id, set()).add(number)
+    for number, group in enumerate(groups):
         several = len(group) > 1  # bare leaves too: a group is stored whole or not at all
         for record in group:
             revision = record.revision
@@ -46,7 +54,7 @@ def ids_to_check(groups: Sequence[Sequence[LogRecord]]) -> list[str]:
             if revision.revision > 1:
                 wanted.append(revision_id(revision.id, revision.revision - 1))
                 wanted.append(revision_id(revision.id, revision.revision))
-            elif several:
+            elif several or groups_naming[revision.id] != {number}:
                 wanted.append(revision_id(revision.id, 1))
     return wanted
 
