@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit_trail.adapters.storage.mongo_documents import (
-    PAGE_FIELDS,
-    document_to_entry,
-    entry_to_document,
-)
+from audit_trail.adapters.storage.mongo_documents import PAGE_FIELDS
 from audit_trail.adapters.storage.mongo_queries import build_filter, find_arguments, prefix_range
-from audit_trail.core.model import Entry, Evidence, Outcome
+from audit_trail.core.model import Outcome
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
-from tests.unit.strategies import entries
 
 ACTION_ALPHABET = "ABCXYZabcxyz0189_.:/-"
 OPERATORS = {"$eq", "$gte", "$lte", "$gt", "$lt", "$or"}
@@ -145,15 +139,3 @@ def test_find_asks_for_one_more_than_the_page_in_sort_order_without_the_evidence
     }
     assert oldest.sort == [("occurred_at", 1), ("id", 1)]
     assert oldest.limit == 1001
-
-
-@given(entries)
-def test_a_page_reads_every_field_a_live_entry_shows_and_no_evidence(entry: Entry) -> None:
-    live = replace(entry, deleted=False)
-    sealed = replace(live, evidence=Evidence({"action": bytes(16)}, None, bytes(32)))
-    document = entry_to_document(sealed, log_index=0, leaf=b"{}")
-
-    read = document_to_entry({k: v for k, v in document.items() if k in PAGE_FIELDS})
-
-    assert read == live
-    assert read.evidence is None

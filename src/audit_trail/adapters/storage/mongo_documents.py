@@ -181,11 +181,20 @@ def document_to_entry(document: Mapping[str, Any]) -> Entry:
 
 
 def _plain(value: Any) -> Any:
-    """JSON values as they were given: BSON's Int64 back to a plain ``int``."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, Int64):
+    """JSON values as they were given: BSON's Int64 back to a plain ``int``. A container
+    that holds none is returned as it is (most hold none, and every read runs this)."""
+    kind = type(value)
+    if kind is Int64:
         return int(value)
+    if kind is dict or kind is list:
+        plain = value
+        for key, item in value.items() if kind is dict else enumerate(value):
+            if type(item) not in _SCALARS and (new := _plain(item)) is not item:
+                if plain is value:
+                    plain = kind(value)  # copied on the first change only
+                plain[key] = new
+        return plain
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
