@@ -57,6 +57,9 @@ class EntryFilters:
     until: datetime | None = None
 
 
+_FILTER_NAMES = tuple(spec_field.name for spec_field in fields(EntryFilters))
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
     """Where a page ended: the (occurred_at, id) of its last entry."""
@@ -164,16 +167,16 @@ def canonical_form(
         pairs["limit"] = str(limit)
     if cursor is not None:
         pairs["cursor"] = cursor
-    for spec_field in fields(filters):
-        value = getattr(filters, spec_field.name)
+    for name in _FILTER_NAMES:
+        value = getattr(filters, name)
         if value is None:
             continue
-        if spec_field.name == "action_prefix":
+        if name == "action_prefix":
             pairs["action"] = f"{value}*"
         elif isinstance(value, datetime):
-            pairs[spec_field.name] = format_timestamp(value)
+            pairs[name] = format_timestamp(value)
         else:
-            pairs[spec_field.name] = str(value)
+            pairs[name] = str(value)
     return "&".join(f"{name}={_escape(pairs[name])}" for name in sorted(pairs))
 
 
