@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from audit_trail.adapters.storage.mongo_documents import PAGE_FIELDS
 from audit_trail.adapters.storage.mongo_queries import build_filter, find_arguments, prefix_range
 from audit_trail.core.model import Outcome
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
@@ -126,13 +127,13 @@ def test_a_cursor_bounds_the_time_range_on_its_side(
         assert query["$or"] == [{"occurred_at": {"$gt": after_at}}, {"id": {"$gt": "01ID"}}]
 
 
-def test_find_asks_for_one_more_than_the_page_in_sort_order_without_the_leaf() -> None:
+def test_find_asks_for_one_more_than_the_page_in_sort_order_without_the_evidence() -> None:
     newest = find_arguments("t", QuerySpec(limit=20))
     oldest = find_arguments("t", QuerySpec(sort=SortOrder.OLDEST_FIRST, limit=1000))
 
     assert newest.as_kwargs() == {
         "filter": {"tenant": {"$eq": "t"}, "live": True},
-        "projection": {"leaf": 0, "log_index": 0},
+        "projection": {"_id": 0, **dict.fromkeys(PAGE_FIELDS, 1)},
         "sort": [("occurred_at", -1), ("id", -1)],
         "limit": 21,
     }

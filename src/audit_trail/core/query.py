@@ -57,6 +57,9 @@ class EntryFilters:
     until: datetime | None = None
 
 
+_FILTER_NAMES = tuple(spec_field.name for spec_field in fields(EntryFilters))
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
     """Where a page ended: the (occurred_at, id) of its last entry."""

@@ -7,7 +7,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from audit_trail.core.model import Actor, Entry, Outcome, Source, Target
+from audit_trail.core.ports.encoding import JsonEncoder
 from audit_trail.core.timestamps import format_timestamp, parse_timestamp
+
+
+class StdlibJsonEncoder:
+    """The JsonEncoder of the standard library: ``json.dumps`` itself."""
+
+    def encode(self, value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+STDLIB_JSON = StdlibJsonEncoder()
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
@@ -67,10 +78,12 @@ def _without_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def dump_page(entries: Sequence[Entry], next_cursor: str | None) -> bytes:
+def dump_page(
+    entries: Sequence[Entry], next_cursor: str | None, encoder: JsonEncoder = STDLIB_JSON
+) -> bytes:
     """A query page as cached: the entries and the cursor to the next page."""
     page = {"items": [entry_to_json(e) for e in entries], "next_cursor": next_cursor}
-    return json.dumps(page, separators=(",", ":")).encode()
+    return encoder.encode(page)
 
 
 def load_page(raw: bytes) -> tuple[list[Entry], str | None]:

@@ -22,6 +22,7 @@ from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifi
 from audit_trail.adapters.auth.token_cache import CachingTokenVerifier
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
+from audit_trail.adapters.json_encoding import MsgspecJsonEncoder
 from audit_trail.adapters.signing.ed25519 import Ed25519NoteSigner, load_or_create_signing_key
 from audit_trail.core import CursorCodec
 from audit_trail.core.ledger.checkpoints import Checkpoints
@@ -218,7 +219,10 @@ class Container(containers.DeclarativeContainer):
     record_entry = providers.Singleton(RecordEntry, committer, processor, entry_factory)
     record_entries = providers.Singleton(RecordEntries, committer, processor, entry_factory)
     get_entry = providers.Singleton(GetEntry, repository, processor)
-    query_entries = providers.Singleton(QueryEntries, repository, cache, processor, cursors)
+    json_encoder = providers.Singleton(MsgspecJsonEncoder)
+    query_entries = providers.Singleton(
+        QueryEntries, repository, cache, processor, cursors, json_encoder
+    )
     amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
     delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)

@@ -24,6 +24,10 @@ def _check_entry(value: Any) -> Entry:
     return value
 
 
+# every entry a reader gets goes through it: made once
+_FOR_READER = CallMode(chain="entry", check=_check_entry)
+
+
 class PluggyEntryProcessor:
     """Runs the hooks of ``audit_trail.plugins.hookspecs`` for the core.
 
@@ -65,7 +69,7 @@ class PluggyEntryProcessor:
         visible: Entry = await self._call(
             self._hook.audit_redact_for_reader,
             {"entry": entry, "principal": principal},
-            CallMode(chain="entry", check=_check_entry),
+            _FOR_READER,
         )
         return visible
 

@@ -50,6 +50,30 @@ LEAF_HASH = "leaf_hash"
 # what a read of entries leaves on the server: the leaf bytes are the log's business
 ENTRY_PROJECTION = {LEAF: 0, LOG_INDEX: 0}
 
+# the fields of a revision that a query page shows: not its evidence (salts, hashes),
+# which only ``revision`` needs, nor what only the log and the indexes use
+PAGE_FIELDS = (
+    "id",
+    "tenant",
+    "revision",
+    "action",
+    "outcome",
+    "actor_id",
+    "actor_type",
+    "actor_name",
+    "target_type",
+    "target_id",
+    "target_name",
+    "occurred_at",
+    "recorded_at",
+    "recorded_by",
+    "tags",
+    "metadata",
+    "source_ip",
+    "source_user_agent",
+)
+PAGE_PROJECTION = {"_id": 0, **dict.fromkeys(PAGE_FIELDS, 1)}
+
 
 def revision_id(entry_id: str, revision: int) -> str:
     """The ``_id`` of one revision; revisions of one entry sort by number."""
@@ -117,7 +141,8 @@ def leaf_document(tenant: str, log_index: int, record: LogRecord) -> dict[str, A
 
 
 def document_to_entry(document: Mapping[str, Any]) -> Entry:
-    """The revision a stored document holds."""
+    """The revision a stored document holds (without evidence when the document was
+    read without it, as ``PAGE_PROJECTION`` does)."""
     target = None
     if "target_type" in document and "target_id" in document:
         target = Target(
@@ -156,11 +181,20 @@ def document_to_entry(document: Mapping[str, Any]) -> Entry:
 
 
 def _plain(value: Any) -> Any:
-    """JSON values as they were given: BSON's Int64 back to a plain ``int``."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, Int64):
+    """JSON values as they were given: BSON's Int64 back to a plain ``int``. A container
+    that holds none is returned as it is (most hold none, and every read runs this)."""
+    kind = type(value)
+    if kind is Int64:
         return int(value)
+    if kind is dict or kind is list:
+        plain = value
+        for key, item in value.items() if kind is dict else enumerate(value):
+            if type(item) not in _SCALARS and (new := _plain(item)) is not item:
+                if plain is value:
+                    plain = kind(value)  # copied on the first change only
+                plain[key] = new
+        return plain
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})

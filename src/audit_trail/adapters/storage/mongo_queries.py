@@ -19,7 +19,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from audit_trail.adapters.storage.mongo_documents import ENTRY_PROJECTION, LOG_INDEX
+from audit_trail.adapters.storage.mongo_documents import LOG_INDEX, PAGE_PROJECTION
 from audit_trail.core.query import EntryFilters, Position, QuerySpec, SortOrder
 
 LIVE = {"live": True}
@@ -79,7 +79,7 @@ class FindArguments:
     filter: dict[str, Any]
     sort: list[tuple[str, int]]
     limit: int
-    projection: dict[str, int] = field(default_factory=lambda: dict(ENTRY_PROJECTION))
+    projection: dict[str, int] = field(default_factory=lambda: dict(PAGE_PROJECTION))
 
     def as_kwargs(self) -> dict[str, Any]:
         return {

@@ -186,7 +186,9 @@ def tag_rows(entry: Entry) -> list[tuple[str, str, int, str]]:
     return [(entry.tenant, tag, occurred_at, entry.id) for tag in dict.fromkeys(entry.tags)]
 
 
-def row_to_entry(row: Sequence[Any]) -> Entry:
+def row_to_entry(row: Sequence[Any], *, evidence: bool = True) -> Entry:
+    """The revision a row (of ``COLUMNS``) holds; without its evidence when
+    ``evidence`` is false (a query page shows none, and salts take long to load)."""
     (
         tenant,
         entry_id,
@@ -230,7 +232,9 @@ def row_to_entry(row: Sequence[Any]) -> Entry:
         source=Source(ip=source_ip, user_agent=source_user_agent),
         deleted=bool(deleted),
         recorded_by=recorded_by,
-        evidence=Evidence(salts=_load_salts(salts), prev=prev, leaf_hash=leaf_hash),
+        evidence=Evidence(salts=_load_salts(salts), prev=prev, leaf_hash=leaf_hash)
+        if evidence
+        else None,
     )
 
 

@@ -3,6 +3,7 @@
 from audit_trail.core.ports.auth import TokenVerifier
 from audit_trail.core.ports.cache import QueryCache
 from audit_trail.core.ports.clock import Clock
+from audit_trail.core.ports.encoding import JsonEncoder
 from audit_trail.core.ports.ids import IdFactory
 from audit_trail.core.ports.processor import EntryProcessor, RequestContext
 from audit_trail.core.ports.repository import EntryPage, EntryRepository
@@ -13,6 +14,7 @@ __all__ = [
     "EntryProcessor",
     "EntryRepository",
     "IdFactory",
+    "JsonEncoder",
     "QueryCache",
     "RequestContext",
     "TokenVerifier",

@@ -43,7 +43,8 @@ class EntryRepository(Protocol):
     async def query(self, tenant: str, spec: QuerySpec) -> EntryPage:
         """Current revisions of live entries matching ``spec.filters``, ordered by
         (occurred_at, id) in ``spec.sort``'s direction, starting strictly after
-        ``spec.after``, at most ``spec.limit`` of them."""
+        ``spec.after``, at most ``spec.limit`` of them. The entries may come without
+        their ``evidence``: a page shows none (``revision`` reads it)."""
         ...
 
     async def amend(self, revision: Entry) -> None:

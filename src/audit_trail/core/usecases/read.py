@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.errors import EntryNotFound, ValidationFailed
 from audit_trail.core.model import Entry
-from audit_trail.core.ports import EntryProcessor, EntryRepository, QueryCache
+from audit_trail.core.ports import EntryProcessor, EntryRepository, JsonEncoder, QueryCache
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.query import Position, QueryRequest, QuerySpec
-from audit_trail.core.serialization import dump_page, load_page
+from audit_trail.core.serialization import STDLIB_JSON, dump_page, load_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +117,8 @@ class QueryEntries:
     Pages are served from the QueryCache when it has them, as they were stored: the
     cache key is the canonical query and the reader's class (its scopes, which is all
     redaction may depend on), so equal queries written differently share a page, a
-    hit is the stored bytes and a miss is redacted and encoded once. The cursor is
-    opaque and bound to the tenant and the query's filters and sort."""
+    hit is the stored bytes and a miss is redacted and encoded once (by ``encoder``).
+    The cursor is opaque and bound to the tenant and the query's filters and sort."""
 
     def __init__(
         self,
@@ -126,11 +126,13 @@ class QueryEntries:
         cache: QueryCache,
         processor: EntryProcessor,
         cursors: CursorCodec,
+        encoder: JsonEncoder = STDLIB_JSON,
     ) -> None:
         self._repository = repository
         self._cache = cache
         self._processor = processor
         self._cursors = cursors
+        self._encoder = encoder
 
     async def execute(self, query: QueryEntriesQuery) -> QueryResult:
         principal, request = query.principal, query.request
@@ -150,7 +152,7 @@ class QueryEntries:
                     Position(last.occurred_at, last.id), tenant=tenant, scope=request.scope()
                 )
             visible = [await self._processor.redact_for_reader(e, principal) for e in page.items]
-            return dump_page(visible, next_cursor)
+            return dump_page(visible, next_cursor, self._encoder)
 
         key = f"{request.canonical()}&reader={reader_class(principal)}"
         return QueryResult(await self._cache.get_or_load(tenant, key, load))
