@@ -180,9 +180,6 @@ def canonical_form(
     return "&".join(f"{name}={_escape(pairs[name])}" for name in sorted(pairs))
 
 
-_FILTER_NAMES = tuple(spec_field.name for spec_field in fields(EntryFilters))
-
-
 def _escape(value: str) -> str:
     return value.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
 
