@@ -36,6 +36,7 @@ from typing import Any
 
 from bson import CodecOptions, Int64, ObjectId
 
+from audit_trail.adapters.storage.flat_fields import FLAT_FIELDS
 from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.ports.log import LogRecord
 
@@ -52,26 +53,7 @@ ENTRY_PROJECTION = {LEAF: 0, LOG_INDEX: 0}
 
 # the fields of a revision that a query page shows: not its evidence (salts, hashes),
 # which only ``revision`` needs, nor what only the log and the indexes use
-PAGE_FIELDS = (
-    "id",
-    "tenant",
-    "revision",
-    "action",
-    "outcome",
-    "actor_id",
-    "actor_type",
-    "actor_name",
-    "target_type",
-    "target_id",
-    "target_name",
-    "occurred_at",
-    "recorded_at",
-    "recorded_by",
-    "tags",
-    "metadata",
-    "source_ip",
-    "source_user_agent",
-)
+PAGE_FIELDS = FLAT_FIELDS
 PAGE_PROJECTION = {"_id": 0, **dict.fromkeys(PAGE_FIELDS, 1)}
 
 

@@ -23,36 +23,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from audit_trail.adapters.storage.flat_fields import FLAT_FIELDS
 from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
 
 SCHEMA_VERSION = 2
 
-COLUMNS = (
-    "tenant",
-    "id",
-    "revision",
-    "action",
-    "outcome",
-    "actor_id",
-    "actor_type",
-    "actor_name",
-    "target_type",
-    "target_id",
-    "target_name",
-    "occurred_at",
-    "recorded_at",
-    "tags",
-    "metadata",
-    "source_ip",
-    "source_user_agent",
-    "recorded_by",
-    "salts",
-    "prev",
-    "leaf_hash",
-    "deleted",
-    "live",
-)
+COLUMNS = (*FLAT_FIELDS, "salts", "prev", "leaf_hash", "deleted", "live")
 
 _LIVE_INDEXES = {
     "by_time": "tenant, occurred_at, id",
