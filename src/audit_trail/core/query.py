@@ -7,7 +7,7 @@ adapters bind as parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -86,10 +86,15 @@ class QueryRequest:
     sort: SortOrder = SortOrder.NEWEST_FIRST
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    _canonical: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        canonical = canonical_form(self.filters, self.sort, self.limit, self.cursor)
+        object.__setattr__(self, "_canonical", canonical)
 
     def canonical(self) -> str:
         """One string per distinct query: equal queries written differently agree."""
-        return canonical_form(self.filters, self.sort, self.limit, self.cursor)
+        return self._canonical
 
     def scope(self) -> str:
         """What a cursor is bound to: the filters and the sort, not the page size."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_trail.core import Entry, ValidationFailed, parse_query, validate_entry
+from audit_trail.core import Entry, ValidationFailed, validate_entry
 from audit_trail.core.ports import RequestContext
 from audit_trail.core.serialization import entry_to_json
 from audit_trail.core.usecases import (
@@ -32,6 +32,7 @@ from audit_trail.entrypoints.http.messages import (
     json_response,
 )
 from audit_trail.entrypoints.http.parameters import integer_parameters
+from audit_trail.entrypoints.http.parsed_queries import ParsedQueries
 from audit_trail.entrypoints.http.paths import entry_location
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
@@ -77,6 +78,7 @@ class EntryEndpoints:
         self._delete = delete
         self._history = history
         self._max_batch_entries = max_batch_entries
+        self._queries = ParsedQueries()
 
     def endpoints(self) -> dict[str, Endpoint]:
         return {
@@ -104,7 +106,7 @@ class EntryEndpoints:
             raise failure.within("entries") from None
 
     async def query_entries(self, call: Call) -> HttpResponse:
-        request = parse_query(call.request.query)
+        request = self._queries.parse(call.request.raw_query, call.request.query)
         result = await self._query.execute(QueryEntriesQuery(call.caller, request))
         return HttpResponse(200, _JSON, result.body)
 

@@ -20,11 +20,13 @@ PROBLEM_JSON = "application/problem+json"
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One request. ``headers`` have lower-case names (repeated ones joined by ``, ``);
-    ``query`` maps each parameter name to all its values, in order."""
+    ``query`` maps each parameter name to all its values, in order; ``raw_query`` is
+    the query string as sent (decoded as Latin-1)."""
 
     method: str
     path_params: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, list[str]] = field(default_factory=dict)
+    raw_query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     client_ip: str | None = None
@@ -59,7 +61,8 @@ def build_request(
 
     ``method`` is kept as sent: methods are case-sensitive (RFC 9110 §9.1)."""
     query: dict[str, list[str]] = {}
-    pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, errors="replace")
+    raw = raw_query.decode("latin-1")
+    pairs = parse_qsl(raw, keep_blank_values=True, errors="replace")
     for name, value in pairs:
         query.setdefault(name, []).append(value)
     headers: dict[str, str] = {}
@@ -70,6 +73,7 @@ def build_request(
         method=method,
         path_params=dict(path_params),
         query=query,
+        raw_query=raw,
         headers=headers,
         body=body,
         client_ip=str(client[0]) if client else None,
