@@ -19,7 +19,7 @@ def parsed(queries: ParsedQueries, raw: str) -> QueryRequest:
         body=b"",
         client=None,
     )
-    return queries.parse(request.raw_query, request.query)
+    return queries.parse(request.raw_query)
 
 
 def test_the_same_query_string_gives_the_same_request_as_parse_query() -> None:

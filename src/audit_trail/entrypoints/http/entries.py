@@ -106,7 +106,7 @@ class EntryEndpoints:
             raise failure.within("entries") from None
 
     async def query_entries(self, call: Call) -> HttpResponse:
-        request = self._queries.parse(call.request.raw_query, call.request.query)
+        request = self._queries.parse(call.request.raw_query)
         result = await self._query.execute(QueryEntriesQuery(call.caller, request))
         return HttpResponse(200, _JSON, result.body)
 

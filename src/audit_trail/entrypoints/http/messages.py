@@ -20,12 +20,10 @@ PROBLEM_JSON = "application/problem+json"
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One request. ``headers`` have lower-case names (repeated ones joined by ``, ``);
-    ``query`` maps each parameter name to all its values, in order; ``raw_query`` is
-    the query string as sent (decoded as Latin-1)."""
+    ``raw_query`` is the query string as sent (decoded as Latin-1)."""
 
     method: str
     path_params: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, list[str]] = field(default_factory=dict)
     raw_query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -33,6 +31,12 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Each parameter name mapped to all its values, in order (parsed when asked:
+        a cached query page never needs it)."""
+        return query_parameters(self.raw_query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +64,6 @@ def build_request(
     """An ``HttpRequest`` from the ASGI scope's pieces and the body read so far.
 
     ``method`` is kept as sent: methods are case-sensitive (RFC 9110 §9.1)."""
-    query: dict[str, list[str]] = {}
-    raw = raw_query.decode("latin-1")
-    pairs = parse_qsl(raw, keep_blank_values=True, errors="replace")
-    for name, value in pairs:
-        query.setdefault(name, []).append(value)
     headers: dict[str, str] = {}
     for raw_name, raw_value in raw_headers:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
@@ -72,12 +71,19 @@ def build_request(
     return HttpRequest(
         method=method,
         path_params=dict(path_params),
-        query=query,
-        raw_query=raw,
+        raw_query=raw_query.decode("latin-1"),
         headers=headers,
         body=body,
         client_ip=str(client[0]) if client else None,
     )
+
+
+def query_parameters(raw_query: str) -> dict[str, list[str]]:
+    """Each parameter name of ``raw_query`` mapped to all its values, in order."""
+    query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True, errors="replace"):
+        query.setdefault(name, []).append(value)
+    return query
 
 
 def json_response(

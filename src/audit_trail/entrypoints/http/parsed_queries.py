@@ -9,10 +9,10 @@ their ``QueryRequest`` (frozen, so sharing it is safe); a refused one is not.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 
 from audit_trail.core import parse_query
 from audit_trail.core.query import QueryRequest
+from audit_trail.entrypoints.http.messages import query_parameters
 
 
 class ParsedQueries:
@@ -22,14 +22,14 @@ class ParsedQueries:
         self._kept = kept
         self._requests: OrderedDict[str, QueryRequest] = OrderedDict()
 
-    def parse(self, raw_query: str, query: Mapping[str, list[str]]) -> QueryRequest:
-        """``parse_query(query)``, remembered by ``raw_query``, the string that
-        ``query`` was parsed from."""
+    def parse(self, raw_query: str) -> QueryRequest:
+        """``parse_query`` of the parameters of ``raw_query``, remembered."""
         request = self._requests.get(raw_query)
         if request is not None:
             self._requests.move_to_end(raw_query)
             return request
-        request = parse_query(query)  # raises when refused: nothing remembered
+        # raises when refused: nothing remembered
+        request = parse_query(query_parameters(raw_query))
         self._requests[raw_query] = request
         if len(self._requests) > self._kept:
             self._requests.popitem(last=False)
