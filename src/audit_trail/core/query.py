@@ -87,10 +87,13 @@ class QueryRequest:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     _canonical: str = field(init=False, repr=False, compare=False)
+    _scope: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # formed once: a request is shared by every read of its query string
         canonical = canonical_form(self.filters, self.sort, self.limit, self.cursor)
         object.__setattr__(self, "_canonical", canonical)
+        object.__setattr__(self, "_scope", canonical_form(self.filters, self.sort, None, None))
 
     def canonical(self) -> str:
         """One string per distinct query: equal queries written differently agree."""
@@ -98,7 +101,7 @@ class QueryRequest:
 
     def scope(self) -> str:
         """What a cursor is bound to: the filters and the sort, not the page size."""
-        return canonical_form(self.filters, self.sort, None, None)
+        return self._scope
 
 
 QUERY_PARAMETERS = frozenset(

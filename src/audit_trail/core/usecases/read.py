@@ -137,10 +137,10 @@ class QueryEntries:
     async def execute(self, query: QueryEntriesQuery) -> QueryResult:
         principal, request = query.principal, query.request
         principal.require(Scope.READ)
-        tenant = principal.tenant
+        tenant, scope = principal.tenant, request.scope()
         after = None
         if request.cursor is not None:
-            after = self._cursors.decode(request.cursor, tenant=tenant, scope=request.scope())
+            after = self._cursors.decode(request.cursor, tenant=tenant, scope=scope)
         spec = QuerySpec(request.filters, request.sort, request.limit, after)
 
         async def load() -> bytes:
@@ -149,7 +149,7 @@ class QueryEntries:
             if page.has_more and page.items:
                 last = page.items[-1]
                 next_cursor = self._cursors.encode(
-                    Position(last.occurred_at, last.id), tenant=tenant, scope=request.scope()
+                    Position(last.occurred_at, last.id), tenant=tenant, scope=scope
                 )
             visible = [await self._processor.redact_for_reader(e, principal) for e in page.items]
             return dump_page(visible, next_cursor, self._encoder)
