@@ -11,9 +11,10 @@ only when its timer fires on time (within ``tolerance`` of when it was due): the
 was free to handle a reply, and none had come within ``seconds``. A timer that fires
 late is evidence that the loop, not the backend, was busy; it is re-armed for
 another ``seconds``, until ``limit`` seconds have passed in all. A timer that fires on
-time looks once more a millisecond later, after the loop has read its sockets. It works on the
-reply's future itself, so a reply that lands first simply wins, and nothing is
-cancelled: the command stays queued on its connection, its late reply dropped.
+time looks once more a millisecond later, after the loop has read its sockets. It
+works on the reply's future itself, so a reply that lands first simply wins, and
+nothing is cancelled: the command stays queued on its connection, its late reply
+dropped.
 """
 
 from __future__ import annotations

@@ -99,12 +99,12 @@ class _Connection(asyncio.Protocol):
         while True:
             try:
                 reply = self._reader.gets()
-            except hiredis.ProtocolError:
-                reply = None
-                waiting = deque()  # garbage: what follows cannot be matched
+            except hiredis.ProtocolError:  # out of step with Redis: every command fails
+                self.abort("Redis sent what is not RESP")
+                return
             if reply is False:
                 break
-            if not waiting:  # out of step with Redis: every command on it fails
+            if not waiting:
                 self.abort("a reply that matches no command")
                 return
             future = waiting.popleft()
