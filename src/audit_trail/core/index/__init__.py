@@ -1,0 +1,1 @@
+"""The query index: index keys, posting logs and the map that make a query provable."""

@@ -1,0 +1,107 @@
+"""Index keys: the buckets a revision is filed under (docs/query-proofs.md).
+
+Every revision is filed under its hour (``time``), its action's hour (``action``), its
+actor's day (``actor``) and, when it has one, its target's day (``target``). The map
+key of a bucket is ``HMAC-SHA256(index key, kind ‖ 0x00 ‖ value ‖ 0x00 ‖ bucket)``, so
+that the map leaks no values to whoever sees it without the tenant's index key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from audit_trail.core.model import Entry
+
+INDEX_KEY_BYTES = 32
+INDEX_KEY_DOMAIN = b"audit-trail:index-key:v1"
+
+
+class IndexKind(StrEnum):
+    TIME = "time"
+    ACTION = "action"
+    ACTOR = "actor"
+    TARGET = "target"
+
+    @property
+    def span(self) -> timedelta:
+        """How much of ``occurred_at`` one bucket of this kind covers."""
+        return _HOUR if self in (IndexKind.TIME, IndexKind.ACTION) else _DAY
+
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class IndexKey:
+    """One bucket: a kind, the value it is about, and the bucket's name
+    (``2024-03-05T14`` for an hour, ``2024-03-05`` for a day)."""
+
+    kind: IndexKind
+    value: str
+    bucket: str
+
+    def map_key(self, index_key: bytes) -> bytes:
+        """Where this bucket sits in the map of a tenant whose index key is ``index_key``."""
+        material = b"\x00".join(
+            (self.kind.value.encode(), self.value.encode(), self.bucket.encode())
+        )
+        return hmac.new(index_key, material, hashlib.sha256).digest()
+
+
+def target_value(target_type: str, target_id: str) -> str:
+    """The value of a ``target`` key: type ‖ 0x00 ‖ id."""
+    return f"{target_type}\x00{target_id}"
+
+
+def bucket_name(kind: IndexKind, moment: datetime) -> str:
+    """The bucket of ``kind`` that holds ``moment`` (UTC)."""
+    utc = moment.astimezone(UTC)
+    day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+    return f"{day}T{utc.hour:02d}" if kind.span == _HOUR else day
+
+
+def bucket_start(kind: IndexKind, moment: datetime) -> datetime:
+    """The first instant of the bucket of ``kind`` that holds ``moment``."""
+    utc = moment.astimezone(UTC)
+    if kind.span == _HOUR:
+        return utc.replace(minute=0, second=0, microsecond=0)
+    return utc.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def buckets_between(kind: IndexKind, since: datetime, until: datetime) -> Iterator[str]:
+    """The buckets of ``kind`` that hold any instant of ``[since, until)``, oldest first."""
+    if since >= until:
+        return
+    moment = bucket_start(kind, since)
+    while moment < until:
+        yield bucket_name(kind, moment)
+        moment += kind.span
+
+
+def revision_keys(revision: Entry) -> list[IndexKey]:
+    """The buckets ``revision`` is filed under (a tombstone under none of its own: its
+    postings go to the buckets of the revision it ends)."""
+    if revision.deleted:
+        return []
+    at = revision.occurred_at
+    keys = [
+        IndexKey(IndexKind.TIME, "", bucket_name(IndexKind.TIME, at)),
+        IndexKey(IndexKind.ACTION, revision.action, bucket_name(IndexKind.ACTION, at)),
+        IndexKey(IndexKind.ACTOR, revision.actor.id, bucket_name(IndexKind.ACTOR, at)),
+    ]
+    if revision.target is not None:
+        value = target_value(revision.target.type, revision.target.id)
+        keys.append(IndexKey(IndexKind.TARGET, value, bucket_name(IndexKind.TARGET, at)))
+    return keys
+
+
+def index_key_hash(index_key: bytes) -> bytes:
+    """What an index leaf commits of the tenant's index key:
+    SHA-256("audit-trail:index-key:v1" ‖ 0x00 ‖ key)."""
+    return hashlib.sha256(INDEX_KEY_DOMAIN + b"\x00" + index_key).digest()

@@ -1,0 +1,113 @@
+"""Postings: what each change appends to the posting logs of its buckets.
+
+A posting is about one change, the leaf at log index ``i`` that holds revision ``r`` of
+entry ``id`` (leaf hash ``h``, ``occurred_at`` ``t``); its bytes are RFC 8785 JSON.
+A change appends ``add`` to every bucket of its new revision, ``supersede`` to every
+bucket of the previous revision that the new one left, and, for a deletion,
+``tombstone`` to every bucket of the revision it ends. Read in order, a posting log
+alone says which entries are current under its key (``CurrentEntries``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from audit_trail.core.index.keys import IndexKey, revision_keys
+from audit_trail.core.integrity.canonical import canonical_json
+from audit_trail.core.integrity.leaf import b64
+from audit_trail.core.integrity.merkle import leaf_hash
+from audit_trail.core.model import Entry
+from audit_trail.core.timestamps import format_timestamp
+
+
+class PostingOp(StrEnum):
+    ADD = "add"
+    SUPERSEDE = "supersede"
+    TOMBSTONE = "tombstone"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    index: int  # the change's position in the tenant log
+    op: PostingOp
+    entry_id: str
+    revision: int
+    occurred_at: str  # as the API renders it
+    leaf_hash: bytes  # of the change's leaf
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "h": b64(self.leaf_hash),
+            "i": self.index,
+            "id": self.entry_id,
+            "op": self.op.value,
+            "r": self.revision,
+            "t": self.occurred_at,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The posting's RFC 8785 bytes."""
+        return canonical_json(self.as_json())
+
+    def hash(self) -> bytes:
+        """Its leaf hash in the posting log: SHA-256(0x00 ‖ bytes)."""
+        return leaf_hash(self.to_bytes())
+
+
+def change_postings(
+    previous: Entry | None, revision: Entry, index: int, leaf_hash_: bytes
+) -> list[tuple[IndexKey, Posting]]:
+    """What the change that stored ``revision`` (at log index ``index``, leaf hash
+    ``leaf_hash_``) appends, bucket by bucket; ``previous`` is the revision it
+    replaces (None for a record)."""
+
+    def posting(op: PostingOp) -> Posting:
+        return Posting(
+            index=index,
+            op=op,
+            entry_id=revision.id,
+            revision=revision.revision,
+            occurred_at=format_timestamp(revision.occurred_at),
+            leaf_hash=leaf_hash_,
+        )
+
+    old = revision_keys(previous) if previous is not None else []
+    if revision.deleted:
+        return [(key, posting(PostingOp.TOMBSTONE)) for key in old]
+    new = revision_keys(revision)
+    added = posting(PostingOp.ADD)
+    left = set(old).difference(new)
+    superseded = posting(PostingOp.SUPERSEDE) if left else None
+    out = [(key, superseded) for key in old if key in left and superseded is not None]
+    out.extend((key, added) for key in new)
+    return out
+
+
+class CurrentEntries:
+    """The entries current under one key, from its postings read in order: per entry
+    id, the last ``add``, unless a ``supersede`` or ``tombstone`` came after it."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, Posting] = {}
+        self._last_index = -1
+
+    def apply(self, postings: Iterable[Posting]) -> None:
+        """Read more postings; ``ValueError`` if they go back in log order."""
+        for posting in postings:
+            if posting.index < self._last_index:
+                raise ValueError(
+                    f"postings out of log order: {posting.index} after {self._last_index}"
+                )
+            self._last_index = posting.index
+            if posting.op is PostingOp.ADD:
+                self._current[posting.entry_id] = posting
+            else:
+                self._current.pop(posting.entry_id, None)
+
+    @property
+    def current(self) -> dict[str, Posting]:
+        """Entry id -> the ``add`` posting of its current revision under the key."""
+        return dict(self._current)
