@@ -51,14 +51,17 @@ def test_a_revision_is_filed_under_its_hour_action_hour_actor_day_and_target_day
     assert revision_keys(entry()) == [
         IndexKey(IndexKind.TIME, "", "2024-03-05T14"),
         IndexKey(IndexKind.ACTION, "invoice.approve", "2024-03-05T14"),
+        IndexKey(IndexKind.ACTION, "invoice.approve", "all"),
         IndexKey(IndexKind.ACTOR, "u-42", "2024-03-05"),
+        IndexKey(IndexKind.ACTOR, "u-42", "all"),
         IndexKey(IndexKind.TARGET, "invoice\x00inv-7", "2024-03-05"),
+        IndexKey(IndexKind.TARGET, "invoice\x00inv-7", "all"),
     ]
-    assert [key.kind for key in revision_keys(entry(target=None))] == [
+    assert {key.kind for key in revision_keys(entry(target=None))} == {
         IndexKind.TIME,
         IndexKind.ACTION,
         IndexKind.ACTOR,
-    ]
+    }
     assert revision_keys(entry(deleted=True)) == []
 
 
@@ -123,7 +126,8 @@ def test_an_amendment_supersedes_in_the_buckets_it_left_and_adds_to_its_own() ->
     assert postings[IndexKey(IndexKind.ACTOR, "u-42", "2024-03-05")].op is PostingOp.SUPERSEDE
     assert postings[IndexKey(IndexKind.ACTOR, "u-43", "2024-03-05")].op is PostingOp.ADD
     assert postings[IndexKey(IndexKind.TIME, "", "2024-03-05T14")].op is PostingOp.ADD
-    assert len(postings) == 5
+    assert postings[IndexKey(IndexKind.ACTOR, "u-42", "all")].op is PostingOp.SUPERSEDE
+    assert len(postings) == 9
 
 
 def test_a_deletion_tombstones_every_bucket_of_the_revision_it_ends() -> None:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from audit_trail.core.checks import ErrorCollector
-from audit_trail.core.model import Outcome
+from audit_trail.core.model import Entry, Outcome
 from audit_trail.core.timestamps import format_timestamp, parse_timestamp
 from audit_trail.core.validation import ACTION_PATTERN, identifier
 
@@ -56,6 +56,24 @@ class EntryFilters:
     since: datetime | None = None
     until: datetime | None = None
 
+    def matches(self, entry: Entry) -> bool:
+        """Whether ``entry`` passes every filter given (the reference for adapters that
+        filter in Python, and for verifiers checking a proven set)."""
+        target = entry.target
+        checks = (
+            self.actor_id is None or entry.actor.id == self.actor_id,
+            self.actor_type is None or entry.actor.type == self.actor_type,
+            self.action is None or entry.action == self.action,
+            self.action_prefix is None or entry.action.startswith(self.action_prefix),
+            self.target_type is None or (target is not None and target.type == self.target_type),
+            self.target_id is None or (target is not None and target.id == self.target_id),
+            self.outcome is None or entry.outcome == self.outcome,
+            self.tag is None or self.tag in entry.tags,
+            self.since is None or entry.occurred_at >= self.since,
+            self.until is None or entry.occurred_at <= self.until,
+        )
+        return all(checks)
+
 
 _FILTER_NAMES = tuple(spec_field.name for spec_field in fields(EntryFilters))
 
@@ -86,12 +104,15 @@ class QueryRequest:
     sort: SortOrder = SortOrder.NEWEST_FIRST
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    proof: bool = False  # answer with what proves the result complete (query proofs)
     _canonical: str = field(init=False, repr=False, compare=False)
     _scope: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # formed once: a request is shared by every read of its query string
         canonical = canonical_form(self.filters, self.sort, self.limit, self.cursor)
+        if self.proof:
+            canonical += "&proof=1"
         object.__setattr__(self, "_canonical", canonical)
         object.__setattr__(self, "_scope", canonical_form(self.filters, self.sort, None, None))
 
@@ -118,6 +139,7 @@ QUERY_PARAMETERS = frozenset(
         "sort",
         "limit",
         "cursor",
+        "proof",
     }
 )
 
@@ -158,8 +180,9 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> QueryRequest:
     sort = value("sort", SortOrder.parse) or SortOrder.NEWEST_FIRST
     limit = value("limit", _limit) or DEFAULT_LIMIT
     cursor = value("cursor", _cursor_text)
+    proof = value("proof", _flag) or False
     errors.raise_if_any()
-    return QueryRequest(filters, sort, limit, cursor)
+    return QueryRequest(filters, sort, limit, cursor, proof)
 
 
 def canonical_form(
@@ -208,6 +231,12 @@ def _limit(raw: str) -> int:
     if not 1 <= int(raw) <= MAX_LIMIT:
         raise ValueError(f"must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
+
+
+def _flag(raw: str) -> bool:
+    if raw not in ("0", "1", "true", "false"):
+        raise ValueError("must be 1, true, 0 or false")
+    return raw in ("1", "true")
 
 
 def _cursor_text(raw: str) -> str:

@@ -19,8 +19,9 @@ from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, 
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
+from audit_trail.core.ports.index import LoggedChange
 from audit_trail.core.ports.log import LogRecord, NodeId, StoredCheckpoint, StoredLeaf
-from audit_trail.core.query import EntryFilters, QuerySpec, SortOrder
+from audit_trail.core.query import QuerySpec, SortOrder
 
 _Key = tuple[str, str]  # (tenant, id)
 
@@ -31,6 +32,7 @@ class _Log:
     nodes: dict[NodeId, bytes] = field(default_factory=dict)
     edge: CompactRange = field(default_factory=CompactRange.empty)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)  # (id, revision)
+    revisions: dict[int, tuple[str, int]] = field(default_factory=dict)  # index: (id, revision)
     checkpoints: dict[int, str] = field(default_factory=dict)
 
 
@@ -86,6 +88,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         if revision is None:
             return
         log.positions[(revision.id, revision.revision)] = index
+        log.revisions[index] = (revision.id, revision.revision)
         if revision.revision == 1:
             self._ids.add(revision.id)
             self._revisions[(revision.tenant, revision.id)] = [_copy(revision)]
@@ -108,6 +111,23 @@ class InMemoryEntryRepository(SingleChangeWrites):
             return []
         start = max(start, 0)
         return [StoredLeaf(i, log.leaves[i]) for i in range(start, min(end, len(log.leaves)))]
+
+    def changes(self, tenant: str, start: int, end: int) -> list[LoggedChange]:
+        """The leaves ``start <= index < end`` as changes (for ``InMemoryQueryIndex``)."""
+        log = self._logs.get(tenant)
+        if log is None:
+            return []
+        changes: list[LoggedChange] = []
+        for index in range(max(start, 0), min(end, len(log.leaves))):
+            stored = log.revisions.get(index)
+            if stored is None:
+                changes.append(LoggedChange(index, log.nodes[(0, index)]))
+                continue
+            revisions = self._revisions[(tenant, stored[0])]
+            revision = revisions[stored[1] - 1]
+            previous = revisions[stored[1] - 2] if stored[1] > 1 else None
+            changes.append(LoggedChange(index, log.nodes[(0, index)], revision, previous))
+        return changes
 
     async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
         log = self._logs.get(tenant)
@@ -139,7 +159,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
             for (entry_tenant, _), revisions in self._revisions.items()
             if entry_tenant == tenant
             and not revisions[-1].deleted
-            and _matches(revisions[-1], spec.filters)
+            and spec.filters.matches(revisions[-1])
         ]
         found.sort(key=lambda e: (e.occurred_at, e.id), reverse=newest_first)
         if spec.after is not None:
@@ -170,23 +190,6 @@ def _beyond(
     position: tuple[datetime, str], after: tuple[datetime, str], newest_first: bool
 ) -> bool:
     return position < after if newest_first else position > after
-
-
-def _matches(entry: Entry, filters: EntryFilters) -> bool:
-    target = entry.target
-    checks = (
-        filters.actor_id is None or entry.actor.id == filters.actor_id,
-        filters.actor_type is None or entry.actor.type == filters.actor_type,
-        filters.action is None or entry.action == filters.action,
-        filters.action_prefix is None or entry.action.startswith(filters.action_prefix),
-        filters.target_type is None or (target is not None and target.type == filters.target_type),
-        filters.target_id is None or (target is not None and target.id == filters.target_id),
-        filters.outcome is None or entry.outcome == filters.outcome,
-        filters.tag is None or filters.tag in entry.tags,
-        filters.since is None or entry.occurred_at >= filters.since,
-        filters.until is None or entry.occurred_at <= filters.until,
-    )
-    return all(checks)
 
 
 def _copy(entry: Entry) -> Entry:

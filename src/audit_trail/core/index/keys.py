@@ -1,7 +1,9 @@
 """Index keys: the buckets a revision is filed under (docs/query-proofs.md).
 
 Every revision is filed under its hour (``time``), its action's hour (``action``), its
-actor's day (``actor``) and, when it has one, its target's day (``target``). The map
+actor's day (``actor``) and, when it has one, its target's day (``target``); and under
+its action, actor and target of all time (bucket ``all``), which prove a query that
+names no time range, or a range too long to prove bucket by bucket. The map
 key of a bucket is ``HMAC-SHA256(index key, kind ‖ 0x00 ‖ value ‖ 0x00 ‖ bucket)``, so
 that the map leaks no values to whoever sees it without the tenant's index key.
 """
@@ -32,6 +34,9 @@ class IndexKind(StrEnum):
         """How much of ``occurred_at`` one bucket of this kind covers."""
         return _HOUR if self in (IndexKind.TIME, IndexKind.ACTION) else _DAY
 
+
+ALL_TIME = "all"
+"""The bucket of every ``occurred_at`` (not for ``time``: that would be the whole log)."""
 
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
@@ -90,14 +95,13 @@ def revision_keys(revision: Entry) -> list[IndexKey]:
     if revision.deleted:
         return []
     at = revision.occurred_at
-    keys = [
-        IndexKey(IndexKind.TIME, "", bucket_name(IndexKind.TIME, at)),
-        IndexKey(IndexKind.ACTION, revision.action, bucket_name(IndexKind.ACTION, at)),
-        IndexKey(IndexKind.ACTOR, revision.actor.id, bucket_name(IndexKind.ACTOR, at)),
-    ]
+    keys = [IndexKey(IndexKind.TIME, "", bucket_name(IndexKind.TIME, at))]
+    values = [(IndexKind.ACTION, revision.action), (IndexKind.ACTOR, revision.actor.id)]
     if revision.target is not None:
-        value = target_value(revision.target.type, revision.target.id)
-        keys.append(IndexKey(IndexKind.TARGET, value, bucket_name(IndexKind.TARGET, at)))
+        values.append((IndexKind.TARGET, target_value(revision.target.type, revision.target.id)))
+    for kind, value in values:
+        keys.append(IndexKey(kind, value, bucket_name(kind, at)))
+        keys.append(IndexKey(kind, value, ALL_TIME))
     return keys
 
 

@@ -10,6 +10,7 @@ alone says which entries are current under its key (``CurrentEntries``).
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +19,7 @@ from typing import Any
 from audit_trail.core.index.keys import IndexKey, revision_keys
 from audit_trail.core.integrity.canonical import canonical_json
 from audit_trail.core.integrity.leaf import b64
-from audit_trail.core.integrity.merkle import leaf_hash
+from audit_trail.core.integrity.merkle import HASH_SIZE, leaf_hash
 from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import format_timestamp
 
@@ -111,3 +112,22 @@ class CurrentEntries:
     def current(self) -> dict[str, Posting]:
         """Entry id -> the ``add`` posting of its current revision under the key."""
         return dict(self._current)
+
+
+def parse_posting(obj: object) -> Posting:
+    """The posting a JSON object states; ``ValueError`` saying why when it states none."""
+    if not isinstance(obj, dict) or set(obj) != {"h", "i", "id", "op", "r", "t"}:
+        raise ValueError("a posting is an object of h, i, id, op, r and t")
+    index, revision = obj["i"], obj["r"]
+    if type(index) is not int or index < 0 or type(revision) is not int or revision < 1:
+        raise ValueError("a posting's i is a log index and r a revision number")
+    if not all(isinstance(obj[name], str) for name in ("h", "id", "op", "t")):
+        raise ValueError("a posting's h, id, op and t are strings")
+    try:
+        op = PostingOp(obj["op"])
+        digest = binascii.a2b_base64(obj["h"], strict_mode=True)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError(f"bad posting: {exc}") from None
+    if len(digest) != HASH_SIZE:
+        raise ValueError(f"a posting's h is a {HASH_SIZE}-byte hash")
+    return Posting(index, op, obj["id"], revision, obj["t"], digest)

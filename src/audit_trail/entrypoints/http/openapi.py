@@ -38,6 +38,13 @@ QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
         "`next_cursor` of the previous page of the same query (opaque).",
         {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
     ),
+    "proof": (
+        "`1` or `true`: answer with a query proof, what shows the answer holds every "
+        "entry the log has for it (docs/query-proofs.md); the filters it is proven "
+        "through are `actor_id`, `target_type` with `target_id`, `action` (exact), or a "
+        "time range alone.",
+        {"enum": ["1", "true", "0", "false"]},
+    ),
 }
 
 

@@ -1,0 +1,120 @@
+"""IndexIntegrator: brings a tenant's query index up to its log, and commits the map.
+
+Integration reads the changes the log holds past what the index covers, turns each
+into its postings (``postings.change_postings``), appends them to their posting logs,
+sets each touched key of the map to its posting log's new size and root, and has
+storage apply all of it at once on top of the state it started from. Then it appends
+an index leaf to the log that commits the new map root, and records where it sits.
+
+The index is derived data: a writer that dies at any point leaves either the old
+state or the new one, and the next integration carries on from there. A leaf that
+adds no postings (an index leaf) moves what the index covers without a new index leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from audit_trail.core.errors import StorageUnavailable
+from audit_trail.core.index.leaf import index_leaf
+from audit_trail.core.index.map import EMPTY, MapValue
+from audit_trail.core.index.map_update import update_map
+from audit_trail.core.index.postings import Posting, change_postings
+from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_hash
+from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
+from audit_trail.core.ports.log import LogRecord, TenantLog
+
+MAX_RACES = 32  # integrations lost to other writers in a row before giving up
+
+
+class TenantMap:
+    """The map of one tenant, as ``index.map`` reads it."""
+
+    def __init__(self, index: QueryIndex, tenant: str) -> None:
+        self._index = index
+        self._tenant = tenant
+
+    async def nodes(self, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
+        return await self._index.map_nodes(self._tenant, ids)
+
+    async def values(self, keys: Collection[bytes]) -> Mapping[bytes, MapValue]:
+        heads = await self._index.posting_heads(self._tenant, keys)
+        return {key: MapValue(head.size, fold_range(head.edge)) for key, head in heads.items()}
+
+
+class IndexIntegrator:
+    def __init__(self, index: QueryIndex, log: TenantLog) -> None:
+        self._index = index
+        self._log = log
+
+    async def integrate(self, tenant: str) -> IndexHead:
+        """Integrate every leaf of ``tenant``'s log into its index, and see that an index
+        leaf commits the result; returns the head it leaves."""
+        for _ in range(MAX_RACES):
+            head = await self._index.head(tenant)
+            size = await self._log.size(tenant)
+            if head is not None and _up_to_date(head, size):
+                break
+            write = await self._next(tenant, head, size)
+            if await self._index.write(tenant, head, write):
+                head = write.head
+                break
+        else:
+            raise StorageUnavailable(f"the query index of {tenant!r} kept moving under us")
+        if head is None or head.leaf_index is not None:
+            return head if head is not None else IndexHead(0, EMPTY)
+        return await self._commit_leaf(tenant, head)
+
+    async def _next(self, tenant: str, head: IndexHead | None, size: int) -> IndexWrite:
+        covers = 0 if head is None else head.covers
+        root = EMPTY if head is None else head.map_root
+        key = await self._index.index_key(tenant)
+        appended: dict[bytes, list[Posting]] = {}
+        for change in await self._index.changes(tenant, covers, size):
+            if change.revision is None:
+                continue
+            for index_key, posting in change_postings(
+                change.previous, change.revision, change.index, change.leaf_hash
+            ):
+                appended.setdefault(index_key.map_key(key), []).append(posting)
+        if not appended:  # nothing but index leaves: the map stands as it was
+            leaf_at = None if head is None else head.leaf_index
+            return IndexWrite(IndexHead(size, root, leaf_at), postings=(), posting_heads={})
+        heads = await self._index.posting_heads(tenant, appended)
+        postings: list[tuple[bytes, int, bytes]] = []
+        new_heads: dict[bytes, PostingHead] = {}
+        for map_key, added in appended.items():
+            before = heads.get(map_key, PostingHead(0, ()))
+            edge = CompactRange(before.size, before.edge)
+            encoded = [posting.to_bytes() for posting in added]
+            edge.append([leaf_hash(raw) for raw in encoded])
+            postings.extend((map_key, before.size + n, raw) for n, raw in enumerate(encoded))
+            new_heads[map_key] = PostingHead(edge.size, edge.hashes)
+        update = await update_map(
+            TenantMap(self._index, tenant),
+            root,
+            {k: MapValue(h.size, fold_range(h.edge)) for k, h in new_heads.items()},
+        )
+        return IndexWrite(
+            IndexHead(size, update.root),
+            postings=postings,
+            posting_heads=new_heads,
+            map_nodes={node: raw for node, raw in update.nodes.items() if raw is not None},
+        )
+
+    async def _commit_leaf(self, tenant: str, head: IndexHead) -> IndexHead:
+        key = await self._index.index_key(tenant)
+        leaf = index_leaf(tenant, head.covers, head.map_root, key).to_bytes()
+        (result,) = await self._log.commit(tenant, [[LogRecord(leaf, leaf_hash(leaf))]])
+        if not isinstance(result, int):
+            raise result
+        await self._index.set_leaf_index(tenant, head.covers, result)
+        return IndexHead(head.covers, head.map_root, result)
+
+
+def _up_to_date(head: IndexHead, size: int) -> bool:
+    """Whether the log holds nothing past what the index covers but the index leaf
+    that commits it."""
+    if head.covers >= size:
+        return True
+    return head.leaf_index is not None and head.leaf_index == head.covers == size - 1
