@@ -18,6 +18,7 @@ import pytest
 
 from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
 from audit_trail.adapters.storage.sqlite_log import SELECT_NODES, nodes_parameter
+from audit_trail.adapters.storage.sqlite_schema import SCHEMA_VERSION
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import to_epoch_millis
@@ -234,7 +235,7 @@ async def test_a_version_1_file_is_migrated_into_logs_that_verify(database: Path
         await log.amend(amended(current))  # the migrated entries take new revisions
 
     with sqlite3.connect(database) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 async def test_a_file_of_a_later_schema_is_refused(database: Path) -> None:

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
-from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
 from audit_trail.core import Actor, Entry, Outcome, Target
 from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.integrity.leaf import b64, sealed_record
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
+from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.principal import Principal
 from audit_trail.core.query import EntryFilters, QuerySpec
 from audit_trail.core.serialization import entry_to_json
@@ -50,12 +50,12 @@ class World:
     """The in-memory storage, its index, and what the use cases need of them."""
 
     repository: InMemoryEntryRepository = field(default_factory=InMemoryEntryRepository)
-    index: InMemoryQueryIndex = field(init=False)
+    index: QueryIndex = field(init=False)
     current: dict[str, Entry] = field(default_factory=dict)
     count: int = 0
 
     def __post_init__(self) -> None:
-        self.index = InMemoryQueryIndex(self.repository)
+        self.index = self.repository.query_index()
 
     async def commit(self, revisions: list[Entry]) -> None:
         records = []

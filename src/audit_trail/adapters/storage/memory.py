@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites, check_groups
+from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
@@ -41,6 +42,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._revisions: dict[_Key, list[Entry]] = {}
         self._ids: set[str] = set()
         self._logs: dict[str, _Log] = {}
+        self._index: InMemoryQueryIndex | None = None
 
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
@@ -111,6 +113,12 @@ class InMemoryEntryRepository(SingleChangeWrites):
             return []
         start = max(start, 0)
         return [StoredLeaf(i, log.leaves[i]) for i in range(start, min(end, len(log.leaves)))]
+
+    def query_index(self) -> InMemoryQueryIndex:
+        """The query index of these tenant logs (one per repository)."""
+        if self._index is None:
+            self._index = InMemoryQueryIndex(self)
+        return self._index
 
     def changes(self, tenant: str, start: int, end: int) -> list[LoggedChange]:
         """The leaves ``start <= index < end`` as changes (for ``InMemoryQueryIndex``)."""

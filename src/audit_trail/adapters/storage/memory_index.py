@@ -10,8 +10,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 from audit_trail.core.index.keys import INDEX_KEY_BYTES
 from audit_trail.core.ports.index import IndexHead, IndexWrite, LoggedChange, PostingHead
 
@@ -25,8 +25,12 @@ class _Index:
     map_nodes: dict[bytes, bytes] = field(default_factory=dict)
 
 
+class _Changes(Protocol):
+    def changes(self, tenant: str, start: int, end: int) -> list[LoggedChange]: ...
+
+
 class InMemoryQueryIndex:
-    def __init__(self, repository: InMemoryEntryRepository) -> None:
+    def __init__(self, repository: _Changes) -> None:
         self._repository = repository
         self._tenants: dict[str, _Index] = {}
 

@@ -27,6 +27,7 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.adapters.storage.sqlite_index import SqliteQueryIndex
 from audit_trail.adapters.storage.sqlite_log import (
     SELECT_LEAF_INDEX,
     SELECT_LEAVES,
@@ -185,6 +186,10 @@ class SqliteEntryRepository(SingleChangeWrites):
         else:
             rows = await self._read(_SELECT_REVISION, (tenant, entry_id, revision))
         return row_to_entry(rows[0]) if rows else None
+
+    def query_index(self) -> SqliteQueryIndex:
+        """The query index of this file's tenant logs."""
+        return SqliteQueryIndex(self._read, self._write)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():

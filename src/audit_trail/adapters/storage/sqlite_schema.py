@@ -14,6 +14,10 @@ hash, and the entry id and revision when it commits one), so level-0 node hashes
 from it; ``nodes`` holds the hash of every complete subtree of level 1 and up;
 ``checkpoints`` the signed notes kept per tree size. A leaf and the revision it
 commits are written in one transaction, so they never disagree.
+
+The query index (``sqlite_index``): ``index_heads`` (per tenant: its index key and
+what the index covers), ``postings``, ``posting_heads`` (each posting log's size and
+right edge) and ``map_nodes`` (the map's internal nodes, ``core.index.map``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from audit_trail.adapters.storage.flat_fields import FLAT_FIELDS
 from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 COLUMNS = (*FLAT_FIELDS, "salts", "prev", "leaf_hash", "deleted", "live")
 
@@ -115,6 +119,43 @@ SCHEMA = [
         size INTEGER NOT NULL,
         note TEXT NOT NULL,
         PRIMARY KEY (tenant, size)
+    ) WITHOUT ROWID
+    """,
+    # the query index (sqlite_index): derived from the log, so a file of version 2
+    # gains these empty and the index is built from its log on first use
+    """
+    CREATE TABLE IF NOT EXISTS index_heads (
+        tenant TEXT PRIMARY KEY,
+        index_key BLOB NOT NULL,
+        covers INTEGER,
+        map_root BLOB,
+        leaf_index INTEGER
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS postings (
+        tenant TEXT NOT NULL,
+        map_key BLOB NOT NULL,
+        position INTEGER NOT NULL,
+        posting BLOB NOT NULL,
+        PRIMARY KEY (tenant, map_key, position)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS posting_heads (
+        tenant TEXT NOT NULL,
+        map_key BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        edge BLOB NOT NULL,
+        PRIMARY KEY (tenant, map_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS map_nodes (
+        tenant TEXT NOT NULL,
+        id BLOB NOT NULL,
+        node BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
     ) WITHOUT ROWID
     """,
     f"PRAGMA user_version = {SCHEMA_VERSION}",

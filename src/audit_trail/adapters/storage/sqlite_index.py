@@ -1,0 +1,175 @@
+"""SqliteQueryIndex: the QueryIndex of SqliteEntryRepository, in the same file.
+
+Reads are single SELECTs on the repository's reader; ``write`` is one ``BEGIN
+IMMEDIATE`` transaction of the repository's writer that first reads the head and
+applies nothing unless it is still the one the write was computed from, so two
+processes integrating one tenant at once stay one sequence (SQLite serialises
+writers of a file). The index key is made with ``INSERT OR IGNORE``: the first
+process to store one wins, and every process reads that one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
+from audit_trail.core.index.keys import INDEX_KEY_BYTES
+from audit_trail.core.integrity.merkle import HASH_SIZE
+from audit_trail.core.ports.index import IndexHead, IndexWrite, LoggedChange, PostingHead
+
+T = TypeVar("T")
+Reader = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
+Writer = Callable[[Callable[[aiosqlite.Connection], Awaitable[T]]], Awaitable[T]]
+
+_CHUNK = 500  # bound parameters per IN (...) list
+_REVISION = ", ".join(f"r.{c}" for c in COLUMNS)
+_PREVIOUS = ", ".join(f"p.{c}" for c in COLUMNS)
+# S608: constant column names only; values are bound
+_SELECT_CHANGES = (
+    f"SELECT l.idx, l.leaf_hash, l.entry_id IS NOT NULL, {_REVISION}, {_PREVIOUS} FROM log l"  # noqa: S608
+    " LEFT JOIN revisions r ON r.tenant = l.tenant AND r.id = l.entry_id"
+    " AND r.revision = l.revision"
+    " LEFT JOIN revisions p ON p.tenant = l.tenant AND p.id = l.entry_id"
+    " AND p.revision = l.revision - 1"
+    " WHERE l.tenant = ? AND l.idx >= ? AND l.idx < ? ORDER BY l.idx"
+)
+_SELECT_HEAD = "SELECT covers, map_root, leaf_index FROM index_heads WHERE tenant = ?"
+
+
+class SqliteQueryIndex:
+    def __init__(self, read: Reader, write: Writer[Any]) -> None:
+        self._read = read
+        self._write = write
+        self._keys: dict[str, bytes] = {}
+
+    async def index_key(self, tenant: str) -> bytes:
+        key = self._keys.get(tenant)
+        if key is not None:
+            return key
+        rows = await self._read("SELECT index_key FROM index_heads WHERE tenant = ?", (tenant,))
+        if not rows:
+
+            async def create(db: aiosqlite.Connection) -> None:
+                await db.execute(
+                    "INSERT OR IGNORE INTO index_heads (tenant, index_key) VALUES (?, ?)",
+                    (tenant, secrets.token_bytes(INDEX_KEY_BYTES)),
+                )
+
+            await self._write(create)
+            rows = await self._read("SELECT index_key FROM index_heads WHERE tenant = ?", (tenant,))
+        key = self._keys[tenant] = bytes(rows[0][0])
+        return key
+
+    async def head(self, tenant: str) -> IndexHead | None:
+        return _head(await self._read(_SELECT_HEAD, (tenant,)))
+
+    async def changes(self, tenant: str, start: int, end: int) -> Sequence[LoggedChange]:
+        width = len(COLUMNS)
+        changes: list[LoggedChange] = []
+        for row in await self._read(_SELECT_CHANGES, (tenant, start, end)):
+            index, digest, commits = row[0], bytes(row[1]), row[2]
+            revision, previous = row[3 : 3 + width], row[3 + width :]
+            if not commits:
+                changes.append(LoggedChange(index, digest))
+                continue
+            changes.append(
+                LoggedChange(
+                    index,
+                    digest,
+                    row_to_entry(revision, evidence=False),
+                    None if previous[0] is None else row_to_entry(previous, evidence=False),
+                )
+            )
+        return changes
+
+    async def posting_heads(
+        self, tenant: str, map_keys: Collection[bytes]
+    ) -> Mapping[bytes, PostingHead]:
+        heads: dict[bytes, PostingHead] = {}
+        for chunk in _chunks(list(map_keys)):
+            sql = (
+                "SELECT map_key, size, edge FROM posting_heads WHERE tenant = ?"  # noqa: S608
+                f" AND map_key IN ({', '.join('?' * len(chunk))})"
+            )
+            for key, size, edge in await self._read(sql, (tenant, *chunk)):
+                heads[bytes(key)] = PostingHead(size, _split(bytes(edge)))
+        return heads
+
+    async def postings(self, tenant: str, map_key: bytes, start: int, end: int) -> Sequence[bytes]:
+        rows = await self._read(
+            "SELECT posting FROM postings WHERE tenant = ? AND map_key = ?"
+            " AND position >= ? AND position < ? ORDER BY position",
+            (tenant, map_key, start, end),
+        )
+        return [bytes(row[0]) for row in rows]
+
+    async def map_nodes(self, tenant: str, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
+        nodes: dict[bytes, bytes] = {}
+        for chunk in _chunks(list(ids)):
+            sql = (
+                "SELECT id, node FROM map_nodes WHERE tenant = ?"  # noqa: S608
+                f" AND id IN ({', '.join('?' * len(chunk))})"
+            )
+            for node_id, node in await self._read(sql, (tenant, *chunk)):
+                nodes[bytes(node_id)] = bytes(node)
+        return nodes
+
+    async def write(self, tenant: str, expected: IndexHead | None, write: IndexWrite) -> bool:
+        key = await self.index_key(tenant)
+
+        async def apply(db: aiosqlite.Connection) -> bool:
+            if _head(list(await db.execute_fetchall(_SELECT_HEAD, (tenant,)))) != expected:
+                return False
+            await db.executemany(
+                "INSERT INTO postings (tenant, map_key, position, posting) VALUES (?, ?, ?, ?)",
+                [(tenant, k, position, raw) for k, position, raw in write.postings],
+            )
+            await db.executemany(
+                "INSERT OR REPLACE INTO posting_heads (tenant, map_key, size, edge)"
+                " VALUES (?, ?, ?, ?)",
+                [(tenant, k, h.size, b"".join(h.edge)) for k, h in write.posting_heads.items()],
+            )
+            await db.executemany(
+                "INSERT OR REPLACE INTO map_nodes (tenant, id, node) VALUES (?, ?, ?)",
+                [(tenant, node_id, node) for node_id, node in write.map_nodes.items()],
+            )
+            head = write.head
+            await db.execute(
+                "INSERT INTO index_heads (tenant, index_key, covers, map_root, leaf_index)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET covers ="
+                " excluded.covers, map_root = excluded.map_root, leaf_index = excluded.leaf_index",
+                (tenant, key, head.covers, head.map_root, head.leaf_index),
+            )
+            return True
+
+        result: bool = await self._write(apply)
+        return result
+
+    async def set_leaf_index(self, tenant: str, covers: int, leaf_index: int) -> None:
+        async def apply(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "UPDATE index_heads SET leaf_index = ? WHERE tenant = ? AND covers = ?",
+                (leaf_index, tenant, covers),
+            )
+
+        await self._write(apply)
+
+
+def _head(rows: Sequence[sqlite3.Row]) -> IndexHead | None:
+    if not rows or rows[0][0] is None:
+        return None
+    covers, root, leaf_index = rows[0]
+    return IndexHead(covers, bytes(root), leaf_index)
+
+
+def _split(edge: bytes) -> tuple[bytes, ...]:
+    return tuple(edge[i : i + HASH_SIZE] for i in range(0, len(edge), HASH_SIZE))
+
+
+def _chunks(values: list[bytes]) -> list[list[bytes]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
