@@ -72,7 +72,11 @@ class InMemoryQueryIndex:
                 raise AssertionError(f"posting {position} of a log of {len(postings)}")
             postings.append(raw)
         index.posting_heads.update(write.posting_heads)
-        index.map_nodes.update(write.map_nodes)
+        for node_id, node in write.map_nodes.items():
+            if node is None:
+                index.map_nodes.pop(node_id, None)
+            else:
+                index.map_nodes[node_id] = node
         index.head = write.head
         return True
 

@@ -136,7 +136,11 @@ class SqliteQueryIndex:
             )
             await db.executemany(
                 "INSERT OR REPLACE INTO map_nodes (tenant, id, node) VALUES (?, ?, ?)",
-                [(tenant, node_id, node) for node_id, node in write.map_nodes.items()],
+                [(tenant, i, node) for i, node in write.map_nodes.items() if node is not None],
+            )
+            await db.executemany(
+                "DELETE FROM map_nodes WHERE tenant = ? AND id = ?",
+                [(tenant, i) for i, node in write.map_nodes.items() if node is None],
             )
             head = write.head
             await db.execute(

@@ -99,7 +99,7 @@ class IndexIntegrator:
             IndexHead(size, update.root),
             postings=postings,
             posting_heads=new_heads,
-            map_nodes={node: raw for node, raw in update.nodes.items() if raw is not None},
+            map_nodes=update.nodes,
         )
 
     async def _commit_leaf(self, tenant: str, head: IndexHead) -> IndexHead:

@@ -50,12 +50,13 @@ class PostingHead:
 @dataclass(frozen=True, slots=True)
 class IndexWrite:
     """What one integration adds: the new head, each posting by (map key, position in
-    its posting log), the posting logs' new edges and the map's changed nodes."""
+    its posting log), the posting logs' new edges and the map's changed nodes (None:
+    a node that no longer exists)."""
 
     head: IndexHead
     postings: Sequence[tuple[bytes, int, bytes]]
     posting_heads: Mapping[bytes, PostingHead]
-    map_nodes: Mapping[bytes, bytes] = field(default_factory=dict)
+    map_nodes: Mapping[bytes, bytes | None] = field(default_factory=dict)
 
 
 class QueryIndex(Protocol):
