@@ -147,3 +147,37 @@ async def test_log_key_prints_the_key_the_service_serves(
 
     code = await verify_cli._fetch_log_key("http://api", transport=service.transport)
     assert (code, capsys.readouterr().out) == (0, await service.vkey() + "\n")
+
+
+async def test_verify_query_prints_the_proven_entries_and_names_a_hidden_one(
+    service: Service, tmp_path: Path
+) -> None:
+    kept = await service.record(actor={"id": "u-42"})
+    hidden = await service.record(actor={"id": "u-42"})
+    await service.record(actor={"id": "u-7"})
+    state = tmp_path / "verify.json"
+    run = await verify(service, state, "query", "--actor-id", "u-42", "--format", "ndjson")
+    assert run.code == 0, run.out
+    printed = [json.loads(line) for line in run.out.splitlines() if line.startswith("{")]
+    assert {entry["id"] for entry in printed} == {kept["id"], hidden["id"]}
+    assert run.out.splitlines()[-1].endswith("query: 2 entries, complete as of log size 3")
+
+    def hide(request: httpx.Request, body: Any) -> Any:
+        if "proof" in request.url.params:
+            body["entries"] = [e for e in body["entries"] if e["entry"]["id"] != hidden["id"]]
+        return body
+
+    service.transport.edits["/entries"] = hide
+    run = await verify(service, state, "query", "--actor-id", "u-42")
+    assert run.code == 1
+    assert run.failures == [f"FAIL entry {hidden['id']}: missing: revision 1 is current"]
+
+
+async def test_verify_query_refuses_a_query_it_cannot_prove(
+    service: Service, tmp_path: Path
+) -> None:
+    await service.record()
+    run = await verify(service, tmp_path / "verify.json", "query", "--action", "document.*")
+    assert run.code == 1
+    assert len(run.failures) == 1
+    assert "actor_id, target_type with target_id" in run.failures[0]

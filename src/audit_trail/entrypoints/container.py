@@ -25,10 +25,13 @@ from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.adapters.json_encoding import MsgspecJsonEncoder
 from audit_trail.adapters.signing.ed25519 import Ed25519NoteSigner, load_or_create_signing_key
 from audit_trail.core import CursorCodec
+from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
-from audit_trail.core.ports import TokenVerifier
+from audit_trail.core.ports import EntryRepository, QueryCache, TokenVerifier
+from audit_trail.core.ports.index import QueryIndex
+from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -39,6 +42,7 @@ from audit_trail.core.usecases import (
     RecordEntry,
 )
 from audit_trail.core.usecases.evidence import LogEvidence
+from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
@@ -167,6 +171,23 @@ def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
     return PluggyEntryProcessor(build_plugin_manager(settings.plugins, plugin_config(settings)))
 
 
+def storage_query_index(repository: EntryRepository) -> QueryIndex:
+    """The query index the storage keeps beside its tenant logs."""
+    index: QueryIndex = repository.query_index()  # type: ignore[attr-defined]
+    return index
+
+
+def build_committer(
+    repository: TenantLog, cache: QueryCache, integrator: IndexIntegrator, settings: Settings
+) -> GroupCommitter:
+    return GroupCommitter(
+        repository,
+        cache,
+        max_pending=settings.max_pending_writes,
+        integrator=integrator if settings.query_index_on_write else None,
+    )
+
+
 def build_http_api(
     entries: EntryEndpoints,
     evidence: EvidenceEndpoints,
@@ -199,10 +220,10 @@ class Container(containers.DeclarativeContainer):
     verifier = providers.Singleton(cached_token_verifier, jwt_verifier, settings)
     cursors = providers.Singleton(build_cursor_codec, jwt, settings)
 
-    # the write path: every storage adapter is the tenant log too
-    committer = providers.Singleton(
-        GroupCommitter, repository, cache, max_pending=settings.provided.max_pending_writes
-    )
+    # the write path: every storage adapter is the tenant log and keeps its query index
+    query_index = providers.Singleton(storage_query_index, repository)
+    index_integrator = providers.Singleton(IndexIntegrator, query_index, repository)
+    committer = providers.Singleton(build_committer, repository, cache, index_integrator, settings)
 
     # the evidence: proofs and signed checkpoints
     signer = providers.Singleton(build_note_signer, settings)
@@ -226,6 +247,15 @@ class Container(containers.DeclarativeContainer):
     amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
     delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)
+    prove_query = providers.Singleton(
+        ProveQuery,
+        repository,
+        repository,
+        query_index,
+        tree=log_tree,
+        checkpoints=checkpoints,
+        processor=processor,
+    )
 
     # the HTTP layer
     openapi = providers.Singleton(
@@ -240,6 +270,7 @@ class Container(containers.DeclarativeContainer):
         amend=amend_entry,
         delete=delete_entry,
         history=entry_history,
+        prove=prove_query,
         max_batch_entries=settings.provided.max_batch_entries,
     )
     evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)

@@ -74,6 +74,7 @@ class Settings:
     log_signing_key_file: Path | None = None  # Ed25519, PEM; default: beside dev_key_file
     log_origin: str | None = None  # default: derived from the host name
     max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
+    query_index_on_write: bool = False  # on: each write keeps the query index; off: proofs build it
     # process
     log_level: str = "INFO"  # also uvicorn's
     access_log: bool = False  # one INFO line per request from uvicorn; off: it costs

@@ -24,6 +24,7 @@ from audit_trail.entrypoints.container import build_note_signer
 from audit_trail.entrypoints.settings import Settings
 from audit_trail.verify import Failure, ServiceClient, ServiceError, Verifier, connect
 from audit_trail.verify.evidence import served_vkey
+from audit_trail.verify.query import print_entries, verify_query
 from audit_trail.verify.results import Failed
 from audit_trail.verify.state import StateError, VerifyState, default_state_path
 
@@ -33,7 +34,32 @@ TOKEN_VARIABLE = "AUDIT_VERIFY_TOKEN"  # noqa: S105 (a variable name, not a secr
 FAILED, USAGE_ERROR = 1, 2
 
 
+QUERY_FILTERS = (
+    ("actor_id", "entries by this actor (proven)"),
+    ("target_type", "with --target-id: entries on this target (proven)"),
+    ("target_id", "with --target-type: entries on this target (proven)"),
+    ("action", "this action exactly (proven), or a prefix ending in * (checked)"),
+    ("since", "occurred_at at or after (ISO 8601)"),
+    ("until", "occurred_at at or before (ISO 8601)"),
+    ("actor_type", "entries by actors of this type (checked on the proven set)"),
+    ("outcome", "entries with this outcome (checked on the proven set)"),
+    ("tag", "entries carrying this tag (checked on the proven set)"),
+)
+
+
 def verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=["query"],
+        help="query: fetch a query's answer with its proof, verify that it holds every "
+        "entry the log has for the query, and print them",
+    )
+    for name, text in QUERY_FILTERS:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, help=text)
+    parser.add_argument(
+        "--format", choices=["table", "ndjson"], default="table", help="how to print entries"
+    )
     parser.add_argument("--url", required=True, help="the service, e.g. https://audit.example")
     parser.add_argument(
         "--token", help=f"a bearer token with scope audit:read (default: ${TOKEN_VARIABLE})"
@@ -138,6 +164,15 @@ async def _verify(
         state.save(state_path)
     since = f", consistent with size {latest.previous.size}" if latest.previous else ""
     summary = [f"checkpoint {checkpoint.origin} tree size {checkpoint.size}{since}"]
+    if args.what == "query":
+        params = {name: value for name, _ in QUERY_FILTERS if (value := getattr(args, name))}
+        query = await verify_query(service, vkey, checkpoint, params)
+        failures += query.failures
+        print_entries(query.entries, args.format, out)
+        if query.ok:
+            summary.append(
+                f"query: {len(query.entries)} entries, complete as of log size {query.covers}"
+            )
     for entry_id in args.entry:
         result = await verifier.verify_entry(entry_id, checkpoint)
         failures += result.failures

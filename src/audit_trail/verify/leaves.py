@@ -12,11 +12,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit_trail.core.integrity import CompactRange, leaf_hash
+from audit_trail.core.index.leaf import INDEX_KIND, parse_index_leaf
+from audit_trail.core.integrity import CompactRange, ProofError, leaf_hash
 from audit_trail.core.integrity.leaf import LEAF_VERSION, LeafKind, leaf_bytes
 from audit_trail.verify.results import Failure, RevisionResult, fail
 
-KINDS = frozenset(kind.value for kind in LeafKind)
+KINDS = frozenset(kind.value for kind in LeafKind) | {INDEX_KIND}
 _DELETE = LeafKind.DELETE.value
 
 
@@ -65,6 +66,8 @@ class LeafWalk:
         entry_id, revision, kind = leaf.get("id"), leaf.get("revision"), leaf.get("kind")
         if leaf.get("v") != LEAF_VERSION:
             return f"has version {leaf.get('v')!r}, not {LEAF_VERSION}"
+        if kind == INDEX_KIND:
+            return self._index_problem(index, leaf)
         if kind not in KINDS:
             return f"has kind {kind!r} (known: {', '.join(sorted(KINDS))})"
         if not isinstance(entry_id, str) or type(revision) is not int or revision < 1:
@@ -92,6 +95,18 @@ class LeafWalk:
         elif leaf.get("prev") is not None:
             return f"{where} links to a previous leaf"
         self.latest[entry_id] = Latest(revision, index, digest, kind)
+        return None
+
+    def _index_problem(self, index: int, leaf: Mapping[str, Any]) -> str | None:
+        """An index leaf commits the map over leaves before it (docs/query-proofs.md)."""
+        try:
+            committed = parse_index_leaf(leaf)
+        except ProofError as exc:
+            return str(exc)
+        if not self.origin.endswith(f"/{committed.tenant}"):
+            return f"commits tenant {committed.tenant!r}, not the tenant of {self.origin!r}"
+        if committed.covers > index:
+            return f"an index leaf covering {committed.covers} leaves cannot sit at {index}"
         return None
 
     def live_ids(self) -> Iterator[str]:

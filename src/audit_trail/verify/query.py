@@ -12,10 +12,12 @@ of the query, sorted, is the verified answer. Each failure names its entry or bu
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
 
+from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.index.buckets import proof_plan
 from audit_trail.core.index.keys import IndexKey, index_key_hash, revision_keys
 from audit_trail.core.index.leaf import IndexLeaf, parse_index_leaf
@@ -25,11 +27,22 @@ from audit_trail.core.index.ranges import RangeProof, range_root
 from audit_trail.core.integrity import Checkpoint, ProofError, leaf_hash, verify_inclusion
 from audit_trail.core.integrity.fields import field_digest
 from audit_trail.core.integrity.leaf import LEAF_VERSION, leaf_bytes
-from audit_trail.core.query import EntryFilters, SortOrder
+from audit_trail.core.query import EntryFilters, SortOrder, parse_query
 from audit_trail.core.serialization import entry_from_json
-from audit_trail.verify.evidence import expected_kind, rendered_fields, signed_checkpoint
+from audit_trail.verify.evidence import (
+    check_consistency,
+    expected_kind,
+    rendered_fields,
+    signed_checkpoint,
+)
 from audit_trail.verify.results import Failed, Failure, fail
-from audit_trail.verify.service import ServiceError, decode_b64, decode_hash, hashes
+from audit_trail.verify.service import (
+    ServiceClient,
+    ServiceError,
+    decode_b64,
+    decode_hash,
+    hashes,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,3 +260,57 @@ def _text(body: Mapping[str, Any], name: str) -> str:
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+async def verify_query(
+    service: ServiceClient, vkey: str, trusted: Checkpoint, params: dict[str, str]
+) -> QueryResult:
+    """Fetch the answer to the query of ``params`` with its proof and verify it; the
+    proof's checkpoint must extend ``trusted`` (the latest one verified)."""
+    try:
+        request = parse_query({name: [value] for name, value in params.items()})
+        proof_plan(request.filters)  # refused here, before asking the service
+    except ValidationFailed as failed:
+        return QueryResult(None, 0, (), tuple(Failure(e.field, e.message) for e in failed.errors))
+    try:
+        body = await service.query_proof(params)
+    except ServiceError as exc:
+        return QueryResult(None, 0, (), (Failure("query", str(exc)),))
+    result = check_query_proof(body, vkey, request.filters, request.sort)
+    if result.checkpoint is None or result.checkpoint.size == trusted.size:
+        return result
+    try:
+        first, second = sorted((trusted, result.checkpoint), key=lambda c: c.size)
+        check_consistency(first, second, await service.consistency(first.size, second.size))
+    except ServiceError as exc:
+        return replace(result, failures=(*result.failures, Failure("checkpoint", str(exc))))
+    except Failed as failed:
+        return replace(result, failures=(*result.failures, failed.failure))
+    return result
+
+
+def print_entries(entries: Sequence[Mapping[str, Any]], style: str, out: TextIO) -> None:
+    """The verified entries: one JSON object per line, or a table."""
+    if style == "ndjson":
+        for entry in entries:
+            out.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+        return
+    rows = [
+        (
+            str(e.get("occurred_at", "")),
+            str(e.get("id", "")),
+            str(e.get("actor", {}).get("id", "")),
+            str(e.get("action", "")),
+            "/".join(str(e["target"].get(k, "")) for k in ("type", "id"))
+            if e.get("target")
+            else "",
+        )
+        for e in entries
+    ]
+    header = ("occurred_at", "id", "actor", "action", "target")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            + "\n"
+        )

@@ -76,6 +76,16 @@ class ServiceClient:
         body = await self._get(path, revision=revision, tree_size=tree_size)
         return _object(body, f"the proof of entry {entry_id}")
 
+    async def query_proof(self, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /entries?<params>&proof=1``: a query's answer with its proof."""
+        query: dict[str, Any] = {**params, "proof": "1"}
+        response = await self._request("/entries", **query)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ServiceError("the query proof is not JSON") from None
+        return _object(body, "the query proof")
+
     async def entry(self, entry_id: str) -> dict[str, Any] | None:
         """The entry as served now, or None when the service says 404."""
         try:

@@ -21,6 +21,7 @@ from audit_trail.core.usecases import (
     RecordEntry,
     RecordEntryCommand,
 )
+from audit_trail.core.usecases.query_proof import ProveQuery, QueryProofRequest
 from audit_trail.core.usecases.read import DEFAULT_HISTORY_LIMIT
 from audit_trail.entrypoints.http.batch import validate_batch
 from audit_trail.entrypoints.http.body import json_body
@@ -34,6 +35,7 @@ from audit_trail.entrypoints.http.messages import (
 from audit_trail.entrypoints.http.parameters import integer_parameters
 from audit_trail.entrypoints.http.parsed_queries import ParsedQueries
 from audit_trail.entrypoints.http.paths import entry_location
+from audit_trail.entrypoints.http.query_proofs import query_proof_json
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
 _JSON = (("content-type", "application/json"),)
@@ -68,6 +70,7 @@ class EntryEndpoints:
         amend: AmendEntry,
         delete: DeleteEntry,
         history: EntryHistory,
+        prove: ProveQuery,
         max_batch_entries: int,
     ) -> None:
         self._record = record
@@ -77,6 +80,7 @@ class EntryEndpoints:
         self._amend = amend
         self._delete = delete
         self._history = history
+        self._prove = prove
         self._max_batch_entries = max_batch_entries
         self._queries = ParsedQueries()
 
@@ -107,6 +111,9 @@ class EntryEndpoints:
 
     async def query_entries(self, call: Call) -> HttpResponse:
         request = self._queries.parse(call.request.raw_query)
+        if request.proof:
+            proof = await self._prove.execute(QueryProofRequest(call.caller, request.filters))
+            return json_response(200, query_proof_json(proof))
         result = await self._query.execute(QueryEntriesQuery(call.caller, request))
         return HttpResponse(200, _JSON, result.body)
 
