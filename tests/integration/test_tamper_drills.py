@@ -59,6 +59,10 @@ class Tamperer(Protocol):
     def delete_entry(self, tenant: str, entry_id: str, *, leaves: bool) -> None:
         """Remove every revision of an entry, and its leaves too when ``leaves``."""
 
+    def roll_back(self, tenant: str, entry_id: str) -> None:
+        """Remove an entry's latest revision (its leaf stays) and make the one before
+        it current again."""
+
     def swap_values(self, tenant: str, one: str, other: str) -> None:
         """Swap everything two entries' current revisions hold, but their ids."""
 
@@ -207,6 +211,18 @@ class SqliteTamperer:
         assert results[0], f"no revisions of {entry_id!r}"
         assert not leaves or results[2], f"no leaves of {entry_id!r}"
 
+    def roll_back(self, tenant: str, entry_id: str) -> None:
+        key = "tenant = ? AND id = ?"
+        latest = f"(SELECT MAX(revision) FROM revisions WHERE {key})"  # noqa: S608
+        [gone, back] = self._run(
+            (f"DELETE FROM revisions WHERE {key} AND revision = {latest} RETURNING revision",  # noqa: S608
+             (tenant, entry_id, tenant, entry_id)),
+            (f"UPDATE revisions SET live = 1 WHERE {key} AND revision = {latest} RETURNING id",  # noqa: S608
+             (tenant, entry_id, tenant, entry_id)),
+        )  # fmt: skip
+        assert gone
+        assert back
+
     def swap_values(self, tenant: str, one: str, other: str) -> None:
         names = ", ".join(self.CONTENT)
         select = f"SELECT {names} FROM revisions WHERE tenant = ? AND id = ? AND live = 1"  # noqa: S608
@@ -271,6 +287,15 @@ class MongoTamperer:
             self.db.entries.delete_one({"_id": document["_id"]})
             bare = {k: document[k] for k in ("tenant", "log_index", "leaf", "leaf_hash")}
             self.db.entries.insert_one({"_id": ObjectId(), **bare})
+
+    def roll_back(self, tenant: str, entry_id: str) -> None:
+        [latest, before] = self.db.entries.find(
+            {"tenant": tenant, "id": entry_id}, sort=[("revision", -1)], limit=2
+        )
+        self.db.entries.delete_one({"_id": latest["_id"]})
+        bare = {k: latest[k] for k in ("tenant", "log_index", "leaf", "leaf_hash")}
+        self.db.entries.insert_one({"_id": ObjectId(), **bare})
+        self.db.entries.update_one({"_id": before["_id"]}, {"$set": {"live": True}})
 
     def _current(self, tenant: str, entry_id: str) -> dict[str, Any]:
         document = self.db.entries.find_one({"tenant": tenant, "id": entry_id, "live": True})
@@ -484,3 +509,32 @@ def test_a_log_rewritten_from_scratch_is_caught(tenant: Tenant, entries: int) ->
     failures = _caught(tenant.verify("--full"), f"tree size {entries}")
     assert any("9" in line for line in failures), failures
     _caught(tenant.verify("--entry", rewritten[0]), f"tree size {entries}")
+
+
+# --- (5) a query's answer, proven complete (docs/query-proofs.md) ---
+
+
+def _query(tenant: Tenant) -> Verdict:
+    return tenant.verify("query", "--actor-id", ENTRY["actor"]["id"])  # type: ignore[index]
+
+
+def test_a_matching_entry_deleted_is_named_by_verify_query(tenant: Tenant) -> None:
+    honest = _query(tenant)
+    assert honest.code == 0, honest
+    assert "query: 4 entries" in honest.out, honest
+    tenant.store.tamper.delete_entry(tenant.name, tenant.ids[4], leaves=False)
+    _caught(_query(tenant), f"entry {tenant.ids[4]}: missing")
+
+
+def test_a_matching_entrys_actor_changed_is_named_by_verify_query(tenant: Tenant) -> None:
+    assert _query(tenant).code == 0
+    tenant.store.tamper.edit_field(tenant.name, tenant.ids[0], 1, "actor_id", "u-someone-else")
+    _caught(_query(tenant), f"entry {tenant.ids[0]}")
+
+
+def test_an_entry_rolled_back_to_an_older_revision_is_named_by_verify_query(
+    tenant: Tenant,
+) -> None:
+    assert _query(tenant).code == 0
+    tenant.store.tamper.roll_back(tenant.name, tenant.ids[2])
+    _caught(_query(tenant), f"entry {tenant.ids[2]}")
