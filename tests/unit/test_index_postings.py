@@ -22,9 +22,16 @@ from audit_trail.core.index.keys import (
     index_key_hash,
     revision_keys,
 )
-from audit_trail.core.index.postings import CurrentEntries, Posting, PostingOp, change_postings
+from audit_trail.core.index.postings import (
+    CurrentEntries,
+    Posting,
+    PostingOp,
+    change_postings,
+    parse_posting,
+)
 from audit_trail.core.index.ranges import RangeProof, aligned_nodes, range_root
 from audit_trail.core.integrity import merkle
+from audit_trail.core.integrity.canonical import canonical_json
 from audit_trail.core.integrity.merkle import ProofError
 
 from .strategies import utc_millis
@@ -210,3 +217,20 @@ def test_aligned_nodes_cover_a_range_with_the_fewest_complete_subtrees() -> None
                 for i in range(index << level, (index + 1) << level)
             ]
             assert covered == list(range(start, end))
+
+
+postings = st.builds(
+    Posting,
+    st.integers(0, 2**53 - 1),
+    st.sampled_from(list(PostingOp)),
+    st.text(st.characters(codec="utf-8"), min_size=1, max_size=30),
+    st.integers(1, 2**31),
+    st.text(st.characters(codec="utf-8"), max_size=30),
+    st.binary(min_size=32, max_size=32),
+)
+
+
+@given(postings)
+def test_a_postings_bytes_are_its_canonical_json(posting: Posting) -> None:
+    assert posting.to_bytes() == canonical_json(posting.as_json())
+    assert parse_posting(json.loads(posting.to_bytes())) == posting

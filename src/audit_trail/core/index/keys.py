@@ -53,10 +53,8 @@ class IndexKey:
 
     def map_key(self, index_key: bytes) -> bytes:
         """Where this bucket sits in the map of a tenant whose index key is ``index_key``."""
-        material = b"\x00".join(
-            (self.kind.value.encode(), self.value.encode(), self.bucket.encode())
-        )
-        return hmac.new(index_key, material, hashlib.sha256).digest()
+        material = f"{self.kind.value}\x00{self.value}\x00{self.bucket}".encode()
+        return hmac.digest(index_key, material, "sha256")
 
 
 def target_value(target_type: str, target_id: str) -> str:

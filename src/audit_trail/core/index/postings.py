@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from audit_trail.core.index.keys import IndexKey, revision_keys
-from audit_trail.core.integrity.canonical import canonical_json
+from audit_trail.core.integrity.canonical import canonical_string
 from audit_trail.core.integrity.leaf import b64
 from audit_trail.core.integrity.merkle import HASH_SIZE, leaf_hash
 from audit_trail.core.model import Entry
@@ -50,8 +50,13 @@ class Posting:
         }
 
     def to_bytes(self) -> bytes:
-        """The posting's RFC 8785 bytes."""
-        return canonical_json(self.as_json())
+        """The posting's RFC 8785 bytes (its members in their sorted order, written
+        directly: the same bytes as ``canonical_json(self.as_json())``)."""
+        return (
+            f'{{"h":"{b64(self.leaf_hash)}","i":{self.index},'
+            f'"id":{canonical_string(self.entry_id)},"op":"{self.op.value}",'
+            f'"r":{self.revision},"t":{canonical_string(self.occurred_at)}}}'
+        ).encode()
 
     def hash(self) -> bytes:
         """Its leaf hash in the posting log: SHA-256(0x00 ‖ bytes)."""

@@ -90,6 +90,11 @@ def _write_object(value: Mapping[object, object], out: list[str]) -> None:
     out.append("}")
 
 
+def canonical_string(text: str) -> str:
+    """The JCS form of one string (for writers of fixed-shape objects)."""
+    return _string(text)
+
+
 def _string(text: str) -> str:
     # the standard library's C encoder escapes exactly what JCS escapes: '"', '\\' and
     # the controls below U+0020 (\b \t \n \f \r short, the rest as lower-case \u00xx)
