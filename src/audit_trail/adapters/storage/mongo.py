@@ -160,6 +160,12 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         """The query index of these tenant logs (``mongo_index``; one per repository)."""
         return self._index
 
+    @property
+    def index_collections(self) -> IndexCollections:
+        """The collections of the query index (for a ``MongoQueryIndex`` of other
+        settings, in tests and ops)."""
+        return self._index_collections
+
     def find_arguments(self, tenant: str, spec: QuerySpec) -> FindArguments:
         """Exactly what ``query`` passes to ``find`` (for ``explain`` in tests and ops)."""
         return find_arguments(tenant, spec)
