@@ -11,6 +11,8 @@ checkpoints) in ``mongo_log`` and ``mongo_tree``.
   flagged ``live`` (the current revision of an entry that is not deleted).
 - Every write is a commit of the tenant log (``SingleChangeWrites``): a revision and
   its leaf are one document, so the entries and the log never disagree.
+- The query index (docs/query-proofs.md) of each tenant log is in collections of
+  its own (``mongo_index``, ``mongo_index_journal``).
 - Writes use the configured write concern (default majority + journal): when a
   method returns, the write is durable.
 """
@@ -34,6 +36,18 @@ from audit_trail.adapters.storage.mongo_documents import (
     revisions_range,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
+from audit_trail.adapters.storage.mongo_index import MongoQueryIndex
+from audit_trail.adapters.storage.mongo_index_journal import (
+    HEADS_COLLECTION,
+    JOURNAL_COLLECTION,
+    MAP_NODE_INDEXES,
+    MAP_NODES_COLLECTION,
+    POSTING_HEAD_INDEXES,
+    POSTING_HEADS_COLLECTION,
+    POSTING_INDEXES,
+    POSTINGS_COLLECTION,
+    IndexCollections,
+)
 from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog
 from audit_trail.adapters.storage.mongo_queries import INDEXES, FindArguments, find_arguments
 from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
@@ -87,6 +101,15 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
             transactions=transactions,
             max_document_bytes=max_document_bytes,
         )
+        self._index_collections = IndexCollections(
+            entries=collection(ENTRIES_COLLECTION),
+            heads=collection(HEADS_COLLECTION),
+            postings=collection(POSTINGS_COLLECTION),
+            posting_heads=collection(POSTING_HEADS_COLLECTION),
+            map_nodes=collection(MAP_NODES_COLLECTION),
+            journal=collection(JOURNAL_COLLECTION),
+        )
+        self._index = MongoQueryIndex(self._index_collections)
 
     @classmethod
     async def open(
@@ -128,6 +151,20 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         with storage_errors():
             await self._entries.create_indexes(INDEXES)
             await self._checkpoints.create_indexes(CHECKPOINT_INDEXES)
+            index = self._index_collections
+            await index.postings.create_indexes(POSTING_INDEXES)
+            await index.posting_heads.create_indexes(POSTING_HEAD_INDEXES)
+            await index.map_nodes.create_indexes(MAP_NODE_INDEXES)
+
+    def query_index(self) -> MongoQueryIndex:
+        """The query index of these tenant logs (``mongo_index``; one per repository)."""
+        return self._index
+
+    @property
+    def index_collections(self) -> IndexCollections:
+        """The collections of the query index (for a ``MongoQueryIndex`` of other
+        settings, in tests and ops)."""
+        return self._index_collections
 
     def find_arguments(self, tenant: str, spec: QuerySpec) -> FindArguments:
         """Exactly what ``query`` passes to ``find`` (for ``explain`` in tests and ops)."""

@@ -16,6 +16,7 @@ from pymongo.errors import (
 
 from audit_trail.core.errors import EntryTooLarge, StorageUnavailable
 
+DUPLICATE_KEY = 11000
 # BSONObjectTooLarge, and an update whose result would exceed the document limit
 TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 

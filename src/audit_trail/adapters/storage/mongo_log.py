@@ -66,7 +66,7 @@ from audit_trail.adapters.storage.mongo_documents import (
     revision_id,
     revisions_range,
 )
-from audit_trail.adapters.storage.mongo_errors import is_too_large, storage_errors
+from audit_trail.adapters.storage.mongo_errors import DUPLICATE_KEY, is_too_large, storage_errors
 from audit_trail.adapters.storage.mongo_queries import LOG_INDEX_NAME
 from audit_trail.adapters.storage.mongo_refusals import after_race, ids_to_check, refusals
 from audit_trail.adapters.storage.mongo_tree import MongoTree, Tail, copy_of
@@ -82,7 +82,6 @@ from audit_trail.core.ports.log import LogRecord, NodeId, StoredCheckpoint, Stor
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_COLLECTION = "checkpoints"
-_DUPLICATE_KEY = 11000
 _MAX_MOVES = 64  # re-reads of the log's end in one commit before giving up
 
 
@@ -456,7 +455,7 @@ def _failure(exc: BulkWriteError) -> _Failure | None:
         return None
     first = errors[0]
     code = first.get("code")
-    if code == _DUPLICATE_KEY:
+    if code == DUPLICATE_KEY:
         key = first.get("keyPattern") or {}
         moved = LOG_INDEX in key or LOG_INDEX_NAME in str(first.get("errmsg", ""))
         return _Failure(int(first["index"]), moved=moved)

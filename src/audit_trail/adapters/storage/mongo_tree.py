@@ -27,11 +27,11 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from audit_trail.adapters.storage.mongo_documents import LEAF_HASH, LOG_INDEX, revision_id
+from audit_trail.adapters.storage.mongo_errors import DUPLICATE_KEY
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.ports.log import NodeId
 
 TREE_COLLECTION = "tree"
-_DUPLICATE_KEY = 11000
 _TAIL_PROJECTION = {"_id": 0, LOG_INDEX: 1, LEAF_HASH: 1, "id": 1, "revision": 1}
 
 
@@ -128,7 +128,7 @@ class MongoTree:
             head_moved_on = (
                 len(errors) == 1
                 and errors[0].get("index") == len(requests) - 1
-                and errors[0].get("code") == _DUPLICATE_KEY
+                and errors[0].get("code") == DUPLICATE_KEY
             )
             if not head_moved_on:  # another process has integrated further: fine
                 raise

@@ -7,7 +7,11 @@ storage apply all of it at once on top of the state it started from. Then it app
 an index leaf to the log that commits the new map root, and records where it sits.
 
 The index is derived data: a writer that dies at any point leaves either the old
-state or the new one, and the next integration carries on from there. A leaf that
+state or the new one, and the next integration carries on from there. A storage
+whose reads are not one snapshot (MongoDB) may show a map half-way through another
+writer's update: the map then looks damaged, but the head has moved, and the
+integration starts again from the new head; a map that looks damaged under an
+unmoved head is damaged. A leaf that
 adds no postings (an index leaf) moves what the index covers without a new index leaf.
 """
 
@@ -18,7 +22,7 @@ from collections.abc import Collection, Mapping
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.index.leaf import index_leaf
 from audit_trail.core.index.map import EMPTY, MapValue
-from audit_trail.core.index.map_update import update_map
+from audit_trail.core.index.map_update import MapDamaged, update_map
 from audit_trail.core.index.postings import Posting, change_postings
 from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_hash
 from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
@@ -55,7 +59,12 @@ class IndexIntegrator:
             size = await self._log.size(tenant)
             if head is not None and _up_to_date(head, size):
                 break
-            write = await self._next(tenant, head, size)
+            try:
+                write = await self._next(tenant, head, size)
+            except MapDamaged:
+                if await self._index.head(tenant) == head:
+                    raise
+                continue  # read while another writer moved the map: read it again
             if await self._index.write(tenant, head, write):
                 head = write.head
                 break

@@ -20,7 +20,7 @@ from audit_trail.core.index.integrate import IndexIntegrator, TenantMap
 from audit_trail.core.index.keys import IndexKey
 from audit_trail.core.index.leaf import IndexLeaf, parse_index_leaf
 from audit_trail.core.index.map import MapProof, verify_map_proof
-from audit_trail.core.index.map_update import prove_many
+from audit_trail.core.index.map_update import MapDamaged, prove_many
 from audit_trail.core.index.postings import CurrentEntries, Posting, parse_posting
 from audit_trail.core.index.ranges import RangeProof
 from audit_trail.core.integrity.fields import committed_fields, field_digest
@@ -137,9 +137,14 @@ class ProveQuery:
             return None
         index_key = await self._index.index_key(tenant)
         map_keys = {key: key.map_key(index_key) for key in keys}
-        proofs = await prove_many(
-            TenantMap(self._index, tenant), head.map_root, list(map_keys.values())
-        )
+        try:
+            proofs = await prove_many(
+                TenantMap(self._index, tenant), head.map_root, list(map_keys.values())
+            )
+        except MapDamaged:
+            if await self._index.head(tenant) == head:
+                raise
+            return None  # read while a writer moved the map (a storage without snapshots)
         buckets: list[BucketProof] = []
         for key, map_key in map_keys.items():
             proof = proofs[map_key]
