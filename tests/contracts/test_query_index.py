@@ -196,3 +196,9 @@ async def test_changes_are_the_logs_leaves_with_the_revisions_they_replace(
     assert deletion.revision.deleted
     assert deletion.previous is not None
     assert (deletion.previous.id, deletion.previous.revision) == (first.id, 1)
+
+
+async def test_an_empty_log_proves_an_empty_answer(storage: Storage) -> None:
+    filters = EntryFilters(actor_id="u-1")
+    assert verified(await prove(storage, filters), filters).entries == ()
+    assert await storage.size(TENANT) == 1  # the index leaf of the empty map

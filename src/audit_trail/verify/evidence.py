@@ -6,7 +6,6 @@ Each check returns what it established or raises ``Failed`` with a one-line verd
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from audit_trail.core.integrity import (
     verify_inclusion,
 )
 from audit_trail.core.integrity.fields import field_digest
-from audit_trail.core.integrity.leaf import LEAF_VERSION, LeafKind, leaf_bytes
+from audit_trail.core.integrity.leaf import LEAF_VERSION, LeafKind, b64, leaf_bytes
 from audit_trail.verify.results import RevisionResult, fail
 from audit_trail.verify.service import ServiceError, decode_b64, decode_hash, hashes
 
@@ -133,6 +132,24 @@ def expected_kind(entry: Mapping[str, Any]) -> str:
     return (LeafKind.RECORD if entry.get("revision") == 1 else LeafKind.AMEND).value
 
 
+def rebuilt_leaf(
+    entry: Mapping[str, Any], prev: object, fields: Mapping[str, str]
+) -> dict[str, Any]:
+    """The leaf object that commits ``entry`` as served, with this ``prev`` and these
+    base64 field digests (DESIGN.md, "Integrity")."""
+    return {
+        "v": LEAF_VERSION,
+        "kind": expected_kind(entry),
+        "tenant": entry.get("tenant"),
+        "id": entry.get("id"),
+        "revision": entry.get("revision"),
+        "recorded_at": entry.get("recorded_at"),
+        "recorded_by": entry.get("recorded_by"),
+        "prev": prev,
+        "fields": dict(fields),
+    }
+
+
 def check_revision(
     proof: ProofView, checkpoint: Checkpoint, subject: str
 ) -> tuple[RevisionResult, bytes | None]:
@@ -161,24 +178,16 @@ def check_revision(
         raise fail(subject, f"shows field(s) the leaf does not commit: {', '.join(uncommitted)}")
     try:
         recomputed = {
-            path: _b64(field_digest(path, proof.salts[path], value))
+            path: b64(field_digest(path, proof.salts[path], value))
             for path, value in values.items()
             if path in proof.salts
         }
     except (TypeError, ValueError) as exc:
         raise fail(subject, f"a field value has no canonical JSON form: {exc}") from None
     withheld = tuple(sorted(path for path in digests if path not in recomputed))
-    rebuilt = {
-        "v": LEAF_VERSION,
-        "kind": expected_kind(entry),
-        "tenant": entry.get("tenant"),
-        "id": entry.get("id"),
-        "revision": entry.get("revision"),
-        "recorded_at": entry.get("recorded_at"),
-        "recorded_by": entry.get("recorded_by"),
-        "prev": served.get("prev"),
-        "fields": recomputed | {path: digests[path] for path in withheld},
-    }
+    rebuilt = rebuilt_leaf(
+        entry, served.get("prev"), recomputed | {path: digests[path] for path in withheld}
+    )
     differences = _differences(rebuilt, served)
     if differences:
         raise fail(subject, f"the leaf does not commit the entry as served: {differences}")
@@ -235,7 +244,3 @@ def _differences(expected: Mapping[str, Any], served: Mapping[str, Any]) -> str:
 
 
 _MISSING = object()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")

@@ -11,7 +11,6 @@ of the query, sorted, is the verified answer. Each failure names its entry or bu
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,12 +25,12 @@ from audit_trail.core.index.postings import CurrentEntries, Posting, parse_posti
 from audit_trail.core.index.ranges import RangeProof, range_root
 from audit_trail.core.integrity import Checkpoint, ProofError, leaf_hash, verify_inclusion
 from audit_trail.core.integrity.fields import field_digest
-from audit_trail.core.integrity.leaf import LEAF_VERSION, leaf_bytes
+from audit_trail.core.integrity.leaf import b64, leaf_bytes
 from audit_trail.core.query import EntryFilters, SortOrder, parse_query
 from audit_trail.core.serialization import entry_from_json
 from audit_trail.verify.evidence import (
     check_consistency,
-    expected_kind,
+    rebuilt_leaf,
     rendered_fields,
     signed_checkpoint,
 )
@@ -215,17 +214,7 @@ def _entry(
     unproven = sorted(p for p in values if p not in salts and p not in digests)
     if unproven:
         raise fail(subject, f"shows field(s) it gives no salt or digest for: {', '.join(unproven)}")
-    rebuilt = {
-        "v": LEAF_VERSION,
-        "kind": expected_kind(entry),
-        "tenant": entry.get("tenant"),
-        "id": entry.get("id"),
-        "revision": entry.get("revision"),
-        "recorded_at": entry.get("recorded_at"),
-        "recorded_by": entry.get("recorded_by"),
-        "prev": prev,
-        "fields": {p: _b64(d) for p, d in (digests | fields).items()},
-    }
+    rebuilt = rebuilt_leaf(entry, prev, {p: b64(d) for p, d in (digests | fields).items()})
     if entry.get("tenant") != tenant:
         raise fail(subject, f"of tenant {entry.get('tenant')!r}, not {tenant!r}")
     try:
@@ -256,10 +245,6 @@ def _text(body: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise fail(name, "missing from the answer")
     return value
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 async def verify_query(

@@ -70,8 +70,9 @@ class IndexIntegrator:
                 break
         else:
             raise StorageUnavailable(f"the query index of {tenant!r} kept moving under us")
-        if head is None or head.leaf_index is not None:
-            return head if head is not None else IndexHead(0, EMPTY)
+        assert head is not None  # the loop ends on a head, or on a write that made one
+        if head.leaf_index is not None:
+            return head
         return await self._commit_leaf(tenant, head)
 
     async def _next(self, tenant: str, head: IndexHead | None, size: int) -> IndexWrite:

@@ -96,9 +96,7 @@ class ProveQuery:
         tenant = principal.tenant
         for _ in range(MAX_ATTEMPTS):
             head = await self._index.head(tenant)
-            if head is None or head.leaf_index is None:
-                head = await self._integrator.integrate(tenant)
-            if head.leaf_index is None:  # an empty log: nothing to prove yet
+            if head is None or head.leaf_index is None:  # an empty log gets one too
                 head = await self._integrator.integrate(tenant)
             proven = await self._buckets(tenant, head, plan.keys)
             if proven is not None:
