@@ -25,6 +25,7 @@ from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.principal import Principal
 from audit_trail.core.query import EntryFilters, QuerySpec
 from audit_trail.core.serialization import entry_to_json
+from audit_trail.core.timestamps import to_utc_millis
 from audit_trail.core.usecases.query_proof import ProveQuery, QueryProofRequest
 from audit_trail.entrypoints.http.query_proofs import query_proof_json
 from audit_trail.verify.query import QueryResult, check_query_proof
@@ -72,7 +73,7 @@ class World:
 
     def record(self, actor: str, action: str, hours: float, target: str | None) -> Entry:
         self.count += 1
-        at = START + timedelta(hours=hours)
+        at = to_utc_millis(START + timedelta(hours=hours))  # as the service stores it
         return Entry(
             id=f"e{self.count:04d}",
             tenant=TENANT,
@@ -145,7 +146,7 @@ async def history(ops: list[tuple[str, str, str, float, str | None, int]]) -> Wo
             batch.append(world.record(actor, action, hours, target))
         else:
             current = world.current[live[pick % len(live)]]
-            at = START + timedelta(hours=hours)
+            at = to_utc_millis(START + timedelta(hours=hours))  # as the service stores it
             if op == "amend":
                 batch.append(
                     current.next_revision(at, "writer", actor=Actor(id=actor), occurred_at=at)
