@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 import uvloop
@@ -95,3 +97,57 @@ def test_a_reply_waiting_in_the_socket_when_the_timer_fires_wins_on_uvloop() -> 
             reply_theirs.close()
 
     assert uvloop.run(scenario()) == "answer"
+
+
+class PausedAfterReadingTheClock:
+    """The running loop, as seen by a process that is descheduled for 1.5 ms each
+    time it has read the clock (as happens on a loaded machine)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def time(self) -> float:
+        now = self._loop.time()
+        time.sleep(0.0015)
+        return now
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._loop, name)
+
+
+@pytest.mark.parametrize("run", [uvloop.run, asyncio.run], ids=["uvloop", "asyncio"])
+def test_the_last_look_comes_after_a_poll_however_late_the_clock_reads(
+    run: Callable[[Coroutine[Any, Any, str]], str],
+) -> None:
+    # A stale clock reading once turned the last look into a zero-delay timer, which
+    # uvloop runs before it polls its sockets: the reply sat unread and it timed out.
+    async def scenario() -> str:
+        loop = asyncio.get_running_loop()
+        seen_by_the_deadline = PausedAfterReadingTheClock(loop)
+
+        class Reply(asyncio.Future[str]):
+            def get_loop(self) -> asyncio.AbstractEventLoop:
+                return seen_by_the_deadline  # type: ignore[return-value]
+
+        reply = Reply()
+        reply_ours, reply_theirs = socket.socketpair()
+
+        class Reader(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                if not reply.done():
+                    reply.set_result(data.decode())
+
+        reader, _ = await loop.create_connection(Reader, sock=reply_ours)
+        try:
+            began = loop.time()
+            LagAwareDeadline(reply, 0.05, 1.0)
+            loop.call_at(began + 0.05, reply_theirs.send, b"answer")  # just in time
+            settled: asyncio.Future[None] = loop.create_future()
+            reply.add_done_callback(lambda _: settled.set_result(None))
+            await settled  # (a task may only await a future of its own loop)
+            return reply.result()
+        finally:
+            reader.close()
+            reply_theirs.close()
+
+    assert run(scenario()) == "answer"

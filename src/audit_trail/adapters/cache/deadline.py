@@ -11,7 +11,7 @@ only when its timer fires on time (within ``tolerance`` of when it was due): the
 was free to handle a reply, and none had come within ``seconds``. A timer that fires
 late is evidence that the loop, not the backend, was busy; it is re-armed for
 another ``seconds``, until ``limit`` seconds have passed in all. A timer that fires on
-time looks once more a millisecond later, after the loop has read its sockets. It
+time looks once more two loop turns later, after the loop has polled its sockets. It
 works on the reply's future itself, so a reply that lands first simply wins, and
 nothing is cancelled: the command stays queued on its connection, its late reply
 dropped.
@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-# Long enough that the loop reads its sockets before the timer is due again.
-CONFIRM_SECONDS = 0.001
 
 
 class LagAwareDeadline:
@@ -44,7 +41,7 @@ class LagAwareDeadline:
         self._hard = began + max(seconds, limit)
         self._slack = max(seconds / 4, 0.005) if tolerance is None else tolerance
         due = began + seconds
-        self._handle: asyncio.TimerHandle | None = loop.call_at(due, self._check, due)
+        self._handle: asyncio.Handle | None = loop.call_at(due, self._check, due)
 
     def cancel(self) -> None:
         """The reply came (or the caller gave up): the deadline no longer applies."""
@@ -52,17 +49,24 @@ class LagAwareDeadline:
             self._handle.cancel()
             self._handle = None
 
-    def _check(self, due: float, confirming: bool = False) -> None:
+    def _check(self, due: float) -> None:
         now = self._loop.time()
         if now - due > self._slack and now < self._hard:  # the loop was busy: again
             again = min(now + self._seconds, self._hard)
             self._handle = self._loop.call_at(again, self._check, again)
-        elif not confirming and now < self._hard:
-            # Due timers run before the loop reads its sockets, so a reply that came
-            # while the last turn ran is still unread: look again after one read.
-            again = now + CONFIRM_SECONDS
-            self._handle = self._loop.call_at(again, self._check, again, True)
+        elif now < self._hard:
+            # A reply that came while the last turn ran may still be unread. A
+            # callback queued now runs in the next turn, before or after that turn's
+            # poll depending on the loop; one queued from it runs after a poll on
+            # every loop (asyncio's and uvloop's alike), whatever the clock says.
+            self._handle = self._loop.call_soon(self._next_turn)
         else:
-            self._handle = None
-            if not self._future.done():
-                self._future.set_exception(TimeoutError("Redis did not answer in time"))
+            self._expire()
+
+    def _next_turn(self) -> None:
+        self._handle = self._loop.call_soon(self._expire)
+
+    def _expire(self) -> None:
+        self._handle = None
+        if not self._future.done():
+            self._future.set_exception(TimeoutError("Redis did not answer in time"))
