@@ -57,7 +57,7 @@ def entry(number: int, actors: int) -> Entry:
     else:
         actor, at = f"u-{number % actors}", START + timedelta(minutes=number % (14 * 24 * 60))
     return Entry(
-        id=f"e{number:08d}",
+        id=f"01JE{number:022d}",  # as long as the ULIDs the service gives
         tenant=TENANT,
         action=("invoice.approve", "document.update", "user.login")[number % 3],
         outcome=Outcome.SUCCESS,

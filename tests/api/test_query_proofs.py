@@ -78,3 +78,11 @@ async def test_a_proof_shows_only_the_callers_tenant(api: Api) -> None:
     await api.record(entry(actor={"id": "u-1"}), tenant="globex")
     entries = await proven(api, {"actor_id": "u-1"})
     assert [e["tenant"] for e in entries] == ["acme"]
+
+
+async def test_an_entry_recorded_after_a_proof_is_in_the_next_one(api: Api) -> None:
+    first = await api.record(entry(actor={"id": "u-1"}))
+    assert [e["id"] for e in await proven(api, {"actor_id": "u-1"})] == [first["id"]]
+    second = await api.record(entry(actor={"id": "u-1"}))
+    proven_ids = [e["id"] for e in await proven(api, {"actor_id": "u-1"})]
+    assert sorted(proven_ids) == sorted([first["id"], second["id"]])

@@ -21,7 +21,13 @@ from audit_trail.core.index.buckets import proof_plan
 from audit_trail.core.index.keys import IndexKey, index_key_hash, revision_keys
 from audit_trail.core.index.leaf import IndexLeaf, parse_index_leaf
 from audit_trail.core.index.map import proof_from_json, verify_map_proof
-from audit_trail.core.index.postings import CurrentEntries, Posting, parse_posting
+from audit_trail.core.index.postings import (
+    CurrentEntries,
+    Posting,
+    is_short_posting,
+    parse_posting,
+    with_served,
+)
 from audit_trail.core.index.ranges import RangeProof, range_root
 from audit_trail.core.integrity import Checkpoint, ProofError, leaf_hash, verify_inclusion
 from audit_trail.core.integrity.fields import field_digest
@@ -72,19 +78,22 @@ def check_query_proof(
     except Failed as failed:
         return QueryResult(None, 0, (), (failed.failure,))
     failures: list[Failure] = []
+    entries = _served_entries(body, failures)
+    rebuilt = _rebuilt_leaves(entries, leaf.tenant)
     current: dict[str, tuple[Posting, IndexKey]] = {}
     served_buckets = body.get("buckets")
     plan = proof_plan(filters)
     if not isinstance(served_buckets, list) or len(served_buckets) != len(plan.keys):
         failures.append(Failure("buckets", f"the plan names {len(plan.keys)} buckets"))
         served_buckets = []
+    unproven: set[str] = set()  # named by a bucket that failed: neither kept nor extra
     for key, served in zip(plan.keys, served_buckets, strict=False):
         try:
-            for posting in _bucket(key, served, leaf, index_key):
+            for posting in _bucket(key, served, leaf, index_key, rebuilt):
                 current[posting.entry_id] = (posting, key)
         except Failed as failed:
             failures.append(failed.failure)
-    entries = _served_entries(body, failures)
+            unproven.update(_named(served))
     verified: list[dict[str, Any]] = []
     for entry_id, (posting, key) in sorted(current.items()):
         served = entries.pop(entry_id, None)
@@ -93,11 +102,13 @@ def check_query_proof(
             failures.append(Failure(subject, f"missing: revision {posting.revision} is current"))
             continue
         try:
-            verified.append(_entry(served, posting, key, leaf.tenant, subject))
+            verified.append(_entry(served, rebuilt[entry_id], posting, key, subject))
         except Failed as failed:
             failures.append(failed.failure)
     failures.extend(
-        Failure(f"entry {extra}", "extra: no posting makes it current") for extra in entries
+        Failure(f"entry {extra}", "extra: no posting makes it current")
+        for extra in entries
+        if extra not in unproven
     )
     matching = [item for item in verified if filters.matches(entry_from_json(item))]
     newest_first = sort is SortOrder.NEWEST_FIRST
@@ -127,8 +138,15 @@ def _index_leaf(body: Mapping[str, Any], checkpoint: Checkpoint) -> tuple[IndexL
     return leaf, key
 
 
-def _bucket(key: IndexKey, served: object, leaf: IndexLeaf, index_key: bytes) -> Sequence[Posting]:
-    """The current postings of one bucket, once its map proof and postings verify."""
+def _bucket(
+    key: IndexKey,
+    served: object,
+    leaf: IndexLeaf,
+    index_key: bytes,
+    rebuilt: Mapping[str, Rebuilt],
+) -> Sequence[Posting]:
+    """The current postings of one bucket, once its map proof and postings verify
+    (short ones made whole from the entries served)."""
     subject = f"bucket {key.kind.value} {key.value!r} {key.bucket}"
     if not isinstance(served, dict):
         raise fail(subject, "not an object")
@@ -145,7 +163,7 @@ def _bucket(key: IndexKey, served: object, leaf: IndexLeaf, index_key: bytes) ->
         raw_postings = served.get("postings")
         if not isinstance(raw_postings, list):
             raise ServiceError("postings is not a list")
-        postings = [parse_posting(item) for item in raw_postings]
+        postings = [_posting(item, rebuilt) for item in raw_postings]
         start, end = served.get("start"), served.get("end")
         if type(start) is not int or type(end) is not int:
             raise ServiceError("start and end are integers")
@@ -160,7 +178,11 @@ def _bucket(key: IndexKey, served: object, leaf: IndexLeaf, index_key: bytes) ->
             tuple(hashes(served.get("right"), "right")),
         )
         if value is not None and range_root(proof, [p.hash() for p in postings]) != value.root:
-            raise ProofError("the postings do not make the root the map proves")
+            short = sum(is_short_posting(item) for item in raw_postings)
+            raise ProofError(
+                "the postings do not make the root the map proves"
+                + (f" ({short} of them rebuilt from the entries served)" if short else "")
+            )
         if value is None and postings:
             raise ProofError("postings served for a bucket the map proves empty")
     except (ServiceError, ProofError, ValueError) as exc:
@@ -191,11 +213,63 @@ def _served_entries(body: Mapping[str, Any], failures: list[Failure]) -> dict[st
     return out
 
 
-def _entry(
-    item: dict[str, Any], posting: Posting, key: IndexKey, tenant: str, subject: str
-) -> dict[str, Any]:
-    """The served entry, once its rebuilt leaf hashes to its posting's and it belongs
-    under the bucket that posting is in."""
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """A served entry's leaf hash as rebuilt from what was served, or why it cannot
+    be."""
+
+    revision: object
+    occurred_at: object
+    leaf_hash: bytes | None
+    failure: Failure | None = None
+
+
+def _rebuilt_leaves(entries: Mapping[str, dict[str, Any]], tenant: str) -> dict[str, Rebuilt]:
+    out: dict[str, Rebuilt] = {}
+    for entry_id, item in entries.items():
+        entry = item["entry"]
+        try:
+            digest = _rebuilt_hash(item, tenant, f"entry {entry_id}")
+        except Failed as failed:
+            out[entry_id] = Rebuilt(entry.get("revision"), None, None, failed.failure)
+        else:
+            out[entry_id] = Rebuilt(entry.get("revision"), entry.get("occurred_at"), digest)
+    return out
+
+
+def _named(served: object) -> set[str]:
+    """The entry ids the postings of a served bucket name."""
+    postings = served.get("postings") if isinstance(served, dict) else None
+    if not isinstance(postings, list):
+        return set()
+    return {p["id"] for p in postings if isinstance(p, dict) and isinstance(p.get("id"), str)}
+
+
+def _posting(item: object, rebuilt: Mapping[str, Rebuilt]) -> Posting:
+    """A posting as served: whole, or short (an ``add`` of a revision ``entries``
+    serves, whose ``h`` and ``t`` come from that revision)."""
+    if not is_short_posting(item):
+        return parse_posting(item)
+    assert isinstance(item, dict)
+    served = rebuilt.get(item["id"]) if isinstance(item["id"], str) else None
+    subject, revision = f"entry {item['id']}", item["r"]
+    if served is None:
+        raise fail(subject, f"missing: revision {revision!r} is current")
+    if served.revision != revision:
+        older = isinstance(served.revision, int) and isinstance(revision, int)
+        if older and served.revision < revision:
+            stale = f"stale: revision {served.revision} served, {revision} is current"
+            raise fail(subject, stale)
+        raise fail(subject, f"forged: revision {served.revision!r} served, {revision!r} is current")
+    if served.leaf_hash is None or not isinstance(served.occurred_at, str):
+        assert served.failure is not None
+        raise Failed(served.failure)
+    return parse_posting(with_served(item, served.leaf_hash, served.occurred_at))
+
+
+def _rebuilt_hash(item: dict[str, Any], tenant: str, subject: str) -> bytes:
+    """The leaf hash of the served entry, rebuilt from it, its salts, digests and
+    ``prev``."""
     entry = item["entry"]
     try:
         salts = {str(p): decode_b64(s, f"salt of {p}") for p, s in _dict(item, "salts").items()}
@@ -218,10 +292,20 @@ def _entry(
     if entry.get("tenant") != tenant:
         raise fail(subject, f"of tenant {entry.get('tenant')!r}, not {tenant!r}")
     try:
-        digest = leaf_hash(leaf_bytes(rebuilt))
+        return leaf_hash(leaf_bytes(rebuilt))
     except (TypeError, ValueError) as exc:
         raise fail(subject, f"has no canonical form: {exc}") from None
-    if digest != posting.leaf_hash:
+
+
+def _entry(
+    item: dict[str, Any], rebuilt: Rebuilt, posting: Posting, key: IndexKey, subject: str
+) -> dict[str, Any]:
+    """The served entry, once its rebuilt leaf hashes to its posting's and it belongs
+    under the bucket that posting is in."""
+    entry = item["entry"]
+    if rebuilt.failure is not None:
+        raise Failed(rebuilt.failure)
+    if rebuilt.leaf_hash != posting.leaf_hash:
         if isinstance(entry.get("revision"), int) and entry["revision"] < posting.revision:
             raise fail(
                 subject,

@@ -49,6 +49,11 @@ class Posting:
             "t": self.occurred_at,
         }
 
+    def as_short_json(self) -> dict[str, Any]:
+        """The form an answer may give an ``add`` of a revision it serves: without
+        ``h`` and ``t``, which a reader takes from that revision (``with_served``)."""
+        return {"i": self.index, "id": self.entry_id, "op": self.op.value, "r": self.revision}
+
     def to_bytes(self) -> bytes:
         """The posting's RFC 8785 bytes (its members in their sorted order, written
         directly: the same bytes as ``canonical_json(self.as_json())``)."""
@@ -117,6 +122,21 @@ class CurrentEntries:
     def current(self) -> dict[str, Posting]:
         """Entry id -> the ``add`` posting of its current revision under the key."""
         return dict(self._current)
+
+
+SHORT_POSTING_FIELDS = frozenset({"i", "id", "op", "r"})
+
+
+def is_short_posting(obj: object) -> bool:
+    return isinstance(obj, dict) and set(obj) == SHORT_POSTING_FIELDS
+
+
+def with_served(obj: dict[str, Any], leaf_hash_: bytes, occurred_at: str) -> dict[str, Any]:
+    """A short posting made whole from the revision it names, as served: its rebuilt
+    leaf hash and its ``occurred_at``; ``ValueError`` when it is not an ``add``."""
+    if obj.get("op") != PostingOp.ADD.value:
+        raise ValueError("only an add posting may leave out h and t")
+    return {**obj, "h": b64(leaf_hash_), "t": occurred_at}
 
 
 def parse_posting(obj: object) -> Posting:

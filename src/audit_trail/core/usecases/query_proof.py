@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audit_trail.core.errors import LogDamaged
 from audit_trail.core.index.buckets import proof_plan
@@ -24,7 +24,8 @@ from audit_trail.core.index.map_update import MapDamaged, prove_many
 from audit_trail.core.index.postings import CurrentEntries, Posting, parse_posting
 from audit_trail.core.index.ranges import RangeProof
 from audit_trail.core.integrity.fields import committed_fields, field_digest
-from audit_trail.core.integrity.merkle import ProofError
+from audit_trail.core.integrity.leaf import sealed_leaf
+from audit_trail.core.integrity.merkle import ProofError, leaf_hash
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.model import Entry
@@ -49,6 +50,7 @@ class BucketProof:
     map_proof: MapProof
     range: RangeProof
     postings: tuple[Posting, ...]
+    short: frozenset[int] = frozenset()  # log indices of adds given without h and t
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,8 @@ class ProveQuery:
         plan = proof_plan(request.filters)
         tenant = principal.tenant
         for _ in range(MAX_ATTEMPTS):
-            head = await self._index.head(tenant)
-            if head is None or head.leaf_index is None:  # an empty log gets one too
-                head = await self._integrator.integrate(tenant)
+            # Up to the log's last leaf: a no-op when writes integrate as they commit.
+            head = await self._integrator.integrate(tenant)
             proven = await self._buckets(tenant, head, plan.keys)
             if proven is not None:
                 break
@@ -111,14 +112,15 @@ class ProveQuery:
             state = CurrentEntries()
             state.apply(bucket.postings)
             current.update(state.current)
+        entries, rebuilt = await self._entries(principal, current)
         return QueryProof(
             checkpoint=checkpoint,
             index_leaf_index=head.leaf_index,
             index_leaf=leaf,
             inclusion=await self._tree.inclusion(tenant, head.leaf_index, checkpoint.size),
             index_key=await self._index.index_key(tenant),
-            buckets=buckets,
-            entries=await self._entries(principal, current),
+            buckets=[_shortened(bucket, rebuilt) for bucket in buckets],
+            entries=entries,
         )
 
     async def _buckets(
@@ -158,15 +160,30 @@ class ProveQuery:
 
     async def _entries(
         self, principal: Principal, current: Mapping[str, Posting]
-    ) -> list[ProvenEntry]:
+    ) -> tuple[list[ProvenEntry], frozenset[int]]:
+        """The entries to serve, and the log indices of the current postings whose
+        served revision rebuilds their leaf hash (those postings may be given short)."""
         entries: list[ProvenEntry] = []
+        rebuilt: set[int] = set()
         for entry_id, posting in sorted(current.items()):
             stored = await self._repository.revision(principal.tenant, entry_id, posting.revision)
             if stored is None or stored.evidence is None:
                 continue  # the verifier names it missing
             visible = await self._processor.redact_for_reader(stored, principal)
             entries.append(_proven(stored, visible))
-        return entries
+            if leaf_hash(sealed_leaf(stored)) == posting.leaf_hash:
+                rebuilt.add(posting.index)
+        return entries, frozenset(rebuilt)
+
+
+def _shortened(bucket: BucketProof, rebuilt: frozenset[int]) -> BucketProof:
+    """``bucket`` with every current ``add`` whose served revision rebuilds its hash
+    marked short. One the stored entry no longer rebuilds (edited in the database)
+    stays whole, so that the reader can name the entry."""
+    state = CurrentEntries()
+    state.apply(bucket.postings)
+    short = frozenset(p.index for p in state.current.values() if p.index in rebuilt)
+    return replace(bucket, short=short)
 
 
 def _proven(stored: Entry, visible: Entry) -> ProvenEntry:

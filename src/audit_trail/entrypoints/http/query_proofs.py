@@ -36,7 +36,10 @@ def _bucket(bucket: BucketProof) -> dict[str, Any]:
         "end": bucket.range.end,
         "left": [b64(h) for h in bucket.range.left],
         "right": [b64(h) for h in bucket.range.right],
-        "postings": [posting.as_json() for posting in bucket.postings],
+        "postings": [
+            posting.as_short_json() if posting.index in bucket.short else posting.as_json()
+            for posting in bucket.postings
+        ],
     }
 
 
