@@ -6,6 +6,7 @@ reader cannot read leaves the index leaves after it not checked, and says so."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from audit_trail.core.integrity import CompactRange, leaf_hash
 from audit_trail.core.ports.index import IndexHead, PostingHead
 from audit_trail.core.ports.log import LogRecord
 from audit_trail.core.query import parse_query
+from audit_trail.entrypoints import verify_cli
+from audit_trail.entrypoints.cli import build_parser
 from audit_trail.verify import AuditResult
 from audit_trail.verify.query import check_query_proof
 from tests.unit.verify_support import Service, Services
@@ -239,3 +242,47 @@ async def test_index_leaves_past_the_audited_checkpoint_are_not_checked(
     audit = await verifier.full_audit(latest.checkpoint)
     assert audit.ok, subjects(audit.failures)
     assert audit.index_leaves == 1
+
+
+async def run_verify_full(service: Service, state: Path) -> tuple[int, str]:
+    token = service.token()
+    command = ["verify", "--url", "http://api", "--token", token, "--state", str(state), "--full"]
+    args = build_parser().parse_args(command)
+    out, err = io.StringIO(), io.StringIO()
+    code = await verify_cli.run_verify(
+        args, transport=service.transport, out=out, err=err, settle_seconds=0
+    )
+    return code, out.getvalue()
+
+
+async def test_verify_full_names_the_forged_index_leaf(service: Service, tmp_path: Path) -> None:
+    await service.record(actor=actor("u-1"))
+    hidden = await service.record(actor=actor("u-2"))
+    await service.query(actor_id="u-2")
+    code, out = await run_verify_full(service, tmp_path / "state.json")
+    assert (code, out.splitlines()[-1].split(";")[-1]) == (
+        0,
+        " full audit: 3 leaves, 2 live entries, 1 of 1 index leaves derived",
+    ), out
+    forged = await hide_from_actor_bucket(service, "u-2", hidden["id"])
+    code, out = await run_verify_full(service, tmp_path / "state.json")
+    assert code == 1
+    assert [line.split(":")[0] for line in out.splitlines()] == [f"FAIL index leaf {forged}"]
+
+
+async def test_verify_full_says_what_it_could_not_check(services: Services, tmp_path: Path) -> None:
+    service = await services.start(query_index_on_write=True)
+    secret = await service.record(actor=actor("u-secret"))  # leaf 0, its index leaf 1
+
+    def hide(request: httpx.Request, proof: dict[str, Any]) -> dict[str, Any]:
+        if proof["entry"]["id"] == secret["id"]:
+            del proof["salts"]["actor.id"]
+        return proof
+
+    service.transport.edits["/proof"] = hide
+    code, out = await run_verify_full(service, tmp_path / "state.json")
+    assert code == verify_cli.INCOMPLETE, out
+    lines = out.splitlines()
+    assert lines[0].startswith("UNCHECKED index leaf 1: ")
+    assert lines[-1].startswith("not verified in full: ")
+    assert lines[-1].endswith("0 of 1 index leaves derived")
