@@ -264,12 +264,12 @@ class SqliteTamperer:
         [[(size,)]] = self._run(("SELECT COUNT(*) FROM log WHERE tenant = ?", (tenant,)))
         edge = []
         for level, index in edge_nodes(size):
-            if level == 0:
-                sql, parameters = "SELECT leaf_hash FROM log WHERE tenant = ? AND idx = ?", (index,)
-            else:
+            parameters: tuple[Any, ...] = (tenant, index)
+            sql = "SELECT leaf_hash FROM log WHERE tenant = ? AND idx = ?"
+            if level > 0:
                 sql = "SELECT hash FROM nodes WHERE tenant = ? AND level = ? AND idx = ?"
-                parameters = (level, index)
-            [[(digest,)]] = self._run((sql, (tenant, *parameters)))
+                parameters = (tenant, level, index)
+            [[(digest,)]] = self._run((sql, parameters))
             edge.append(bytes(digest))
         completed = CompactRange(size, edge).append([leaf_hash(leaf)])
         insert = "INSERT INTO log (tenant, idx, leaf_hash, leaf) VALUES (?, ?, ?, ?)"
