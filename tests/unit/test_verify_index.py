@@ -105,11 +105,14 @@ async def test_a_log_without_index_leaves_has_nothing_to_derive(service: Service
     assert audit.index_leaves == 0
 
 
-async def commit_index_leaf(service: Service, covers: int, root: bytes) -> int:
-    """Sign into the log an index leaf the service's integrator never made (what a
-    holder of the database and the signing key, or a dishonest service, can do)."""
+async def commit_index_leaf(
+    service: Service, covers: int, root: bytes, key: bytes | None = None
+) -> int:
+    """Append to the log an index leaf the service's integrator never made (what
+    someone with write access to the database can do: the service signs its next
+    checkpoint over it); under the tenant's index key unless ``key`` is given."""
     storage = await service.storage()
-    key = await storage.query_index().index_key(TENANT)
+    key = key or await storage.query_index().index_key(TENANT)
     raw = index_leaf(TENANT, covers, root, key).to_bytes()
     (position,) = await storage.commit(TENANT, [[LogRecord(raw, leaf_hash(raw))]])
     assert isinstance(position, int)
@@ -127,6 +130,16 @@ async def test_a_forged_index_leaf_is_named(service: Service) -> None:
     assert [f.subject for f in audit.failures] == [f"index leaf {forged}"], subjects(audit.failures)
     assert "over the log's first 1 leaves" in audit.failures[0].reason
     assert honest != forged
+
+
+async def test_an_index_leaf_under_another_index_key_is_named(service: Service) -> None:
+    await service.record(actor=actor("u-1"))
+    leaf = parse_index_leaf((await service.query(actor_id="u-1"))["index"]["leaf"])
+    forged = await commit_index_leaf(service, leaf.covers, leaf.map_root, key=bytes(32))
+    audit = await full_audit(service)
+    assert subjects(audit.failures) == [
+        f"index leaf {forged}: commits another index key than the one query proofs hand out"
+    ]
 
 
 async def hide_from_actor_bucket(service: Service, actor_id: str, entry_id: str) -> int:
