@@ -16,8 +16,12 @@ its leaf, checkpoint and subtree hashes (a truncated log); (3) two entries swapp
 their values or by their log positions; (4) the tenant's log rewritten from scratch:
 with the service stopped everything of the tenant is dropped, then other entries are
 recorded through the API (fewer, as many, more): on its own the new log verifies, and
-the checkpoint in the saved state file is what catches it. Drills 1 to 3 tamper while
-the service runs; it keeps nothing of entries in memory (``AUDIT_CACHE=none``).
+the checkpoint in the saved state file is what catches it; (5) a query's answer
+changed under ``verify query``; (6) an index leaf appended to the log in the database,
+claiming the map for fewer leaves than it covers: the service signs it into its next
+checkpoint, and ``verify --full``, deriving the map from the log, names it. Drills 1 to
+3, 5 and 6 tamper while the service runs; it keeps nothing of entries in memory
+(``AUDIT_CACHE=none``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from pymongo.database import Database
 from audit_trail.adapters.auth.minting import mint_token
 from audit_trail.adapters.storage.mongo_documents import revision_id
 from audit_trail.adapters.storage.sqlite_log import edge_nodes
+from audit_trail.core.integrity import CompactRange, leaf_hash
+from audit_trail.core.integrity.canonical import canonical_json
 from tests.integration.test_cli_serve import API, ENTRY, Service, cli, environment, serving
 from tests.servers import MongodServer
 
@@ -75,6 +81,10 @@ class Tamperer(Protocol):
 
     def wipe(self, tenant: str) -> None:
         """Drop everything the store holds of the tenant: entries, log, tree, checkpoints."""
+
+    def append_leaf(self, tenant: str, leaf: bytes) -> int:
+        """Append a leaf that holds no revision to the tenant's log (its subtree hashes
+        too, or left for the service to integrate); its index."""
 
 
 class Store:
@@ -250,6 +260,26 @@ class SqliteTamperer:
         tables = ("revisions", "entry_tags", "log", "nodes", "checkpoints")
         self._run(*((f"DELETE FROM {table} WHERE tenant = ?", (tenant,)) for table in tables))  # noqa: S608
 
+    def append_leaf(self, tenant: str, leaf: bytes) -> int:
+        [[(size,)]] = self._run(("SELECT COUNT(*) FROM log WHERE tenant = ?", (tenant,)))
+        edge = []
+        for level, index in edge_nodes(size):
+            parameters: tuple[Any, ...] = (tenant, index)
+            sql = "SELECT leaf_hash FROM log WHERE tenant = ? AND idx = ?"
+            if level > 0:
+                sql = "SELECT hash FROM nodes WHERE tenant = ? AND level = ? AND idx = ?"
+                parameters = (tenant, level, index)
+            [[(digest,)]] = self._run((sql, parameters))
+            edge.append(bytes(digest))
+        completed = CompactRange(size, edge).append([leaf_hash(leaf)])
+        insert = "INSERT INTO log (tenant, idx, leaf_hash, leaf) VALUES (?, ?, ?, ?)"
+        node = "INSERT INTO nodes (tenant, level, idx, hash) VALUES (?, ?, ?, ?)"
+        self._run(
+            (insert, (tenant, size, leaf_hash(leaf), leaf)),
+            *((node, (tenant, level, index, digest)) for (level, index), digest in completed),
+        )
+        return int(size)
+
 
 class MongoTamperer:
     """On MongoDB each document of ``entries`` is a revision AND its leaf (``log_index``,
@@ -345,6 +375,15 @@ class MongoTamperer:
         self.db.entries.delete_many({"tenant": tenant})
         self.db.tree.delete_many({"_id": {"$regex": f"^{tenant}:"}})
         self.db.checkpoints.delete_many({"tenant": tenant})
+
+    def append_leaf(self, tenant: str, leaf: bytes) -> int:
+        # stored as a writer that died before integrating it leaves it: the service's
+        # next commit takes it into the tree
+        last = self.db.entries.find_one({"tenant": tenant}, sort=[("log_index", -1)])
+        size = 0 if last is None else int(last["log_index"]) + 1
+        bare = {"tenant": tenant, "log_index": size, "leaf": leaf, "leaf_hash": leaf_hash(leaf)}
+        self.db.entries.insert_one({"_id": ObjectId(), **bare})
+        return size
 
 
 Settings = tuple[dict[str, str], Callable[[], Tamperer]]
@@ -538,3 +577,23 @@ def test_an_entry_rolled_back_to_an_older_revision_is_named_by_verify_query(
     assert _query(tenant).code == 0
     tenant.store.tamper.roll_back(tenant.name, tenant.ids[2])
     _caught(_query(tenant), f"entry {tenant.ids[2]}")
+
+
+# --- (6) the query index's derivation (docs/query-proofs.md, "What is proven") ---
+
+
+def test_a_forged_index_leaf_is_named_by_verify_full(tenant: Tenant) -> None:
+    assert _query(tenant).code == 0  # the first proof=1 query: index leaf 9 covers 9
+    honest = tenant.verify("--full")
+    assert honest.code == 0, honest
+    assert "1 of 1 index leaves derived" in honest.out, honest
+    with tenant.client as client:
+        [item] = client.get("/log/leaves", params={"start": 9, "end": 10}).json()["leaves"]
+    # the honest map, claimed for the log's first 5 leaves: the index key is right, and
+    # the service signs the next checkpoint over the leaf like any other
+    forged = tenant.store.tamper.append_leaf(
+        tenant.name, canonical_json({**item["leaf"], "covers": 5})
+    )
+    tenant.record(9)  # a write: the service carries on after the leaf
+    failures = _caught(tenant.verify("--full"), f"index leaf {forged}")
+    assert all(f"index leaf {forged}:" in line for line in failures), failures

@@ -6,7 +6,9 @@ edited behind its back)."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
+import unittest.mock
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from audit_trail.entrypoints import litestar_app
+from audit_trail.entrypoints.container import Container, build_container
+from audit_trail.entrypoints.settings import Settings
 from audit_trail.verify import ServiceClient, Verifier
 from tests.api.client import BASE, entry
 from tests.api.conftest import api_settings
@@ -24,7 +28,8 @@ from tests.api.tokens import KeyPair, Tokens, bearer
 ORIGIN = "verify.test/audit-trail"
 
 Edit = Callable[[httpx.Request, Any], Any]
-"""Given the request and the JSON (or text) a route answered, what to answer instead."""
+"""Given the request and the JSON (or text) a route answered, what to answer instead
+(or an ``httpx.Response`` to send in its place)."""
 
 
 class Tampering(httpx.AsyncBaseTransport):
@@ -42,10 +47,10 @@ class Tampering(httpx.AsyncBaseTransport):
             return response
         raw = await response.aread()
         media_type = response.headers["content-type"]
-        if media_type.startswith("application/json"):
-            body = json.dumps(edit(request, json.loads(raw))).encode()
-        else:
-            body = edit(request, raw.decode()).encode()
+        edited = edit(request, json.loads(raw) if "json" in media_type else raw.decode())
+        if isinstance(edited, httpx.Response):  # another answer altogether
+            return edited
+        body = json.dumps(edited).encode() if "json" in media_type else edited.encode()
         return httpx.Response(200, headers={"content-type": media_type}, content=body)
 
 
@@ -57,6 +62,21 @@ class Service:
     transport: Tampering
     tokens: Tokens
     stack: contextlib.AsyncExitStack
+    container: Container
+
+    async def storage(self) -> Any:
+        """The app's storage (the in-memory repository, its log and query index): the
+        database, for a test that edits it behind the service's back."""
+        return await _resolved(self.container.repository())
+
+    async def query(self, **params: str) -> dict[str, Any]:
+        """``GET /entries?…&proof=1``: also integrates the query index."""
+        response = await self.http.get(
+            f"{BASE}/entries", params={**params, "proof": "1"}, headers=self._auth()
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     def token(self) -> str:
         return self.tokens.token()
@@ -109,7 +129,8 @@ class Services:
         self.tokens = Tokens(self._keys, self._keys)
         self._count = 0
 
-    async def start(self) -> Service:
+    async def start(self, **overrides: Any) -> Service:
+        """An app on the in-memory storage; ``overrides`` change its settings."""
         self._count += 1
         folder = self._tmp_path / f"app-{self._count}"
         folder.mkdir()
@@ -120,10 +141,22 @@ class Services:
             cache="memory",
             log_origin=ORIGIN,
             log_signing_key_file=self._tmp_path / "log-signing-key",
+            **overrides,
         )
-        app: Any = litestar_app.create_app(settings)  # an ASGI app, as the API suite types it
+        built: list[Container] = []
+
+        def keep(settings: Settings) -> Container:  # the app's own container, kept
+            built.append(build_container(settings))
+            return built[-1]
+
+        with unittest.mock.patch.object(litestar_app, "build_container", keep):
+            app: Any = litestar_app.create_app(settings)  # an ASGI app, as the API suite types it
         await self._stack.enter_async_context(LifespanManager(app))
         transport = Tampering(httpx.ASGITransport(app=app))
         http = httpx.AsyncClient(transport=transport.inner, base_url="http://api")
         await self._stack.enter_async_context(http)
-        return Service(http, transport, self.tokens, self._stack)
+        return Service(http, transport, self.tokens, self._stack, built[0])
+
+
+async def _resolved(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

@@ -4,8 +4,9 @@
 the first time, the one the service serves: trust on first use, said on stderr), checks
 the latest signed checkpoint against the one it verified last time (saved per origin in
 the state file), then ``--entry ID`` end to end and ``--full`` audits. It prints one
-line per failure and exits 0 only when everything verifies (1 otherwise, 2 for bad
-arguments).
+line per failure and exits 0 only when everything verifies (1 when something fails, 2
+for bad arguments, 3 when nothing failed but a full audit could not check the
+derivation of some index leaves: one ``UNCHECKED`` line each, saying why).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -22,7 +24,7 @@ import httpx
 from audit_trail.core.integrity import parse_vkey
 from audit_trail.entrypoints.container import build_note_signer
 from audit_trail.entrypoints.settings import Settings
-from audit_trail.verify import Failure, ServiceClient, ServiceError, Verifier, connect
+from audit_trail.verify import AuditResult, Failure, ServiceClient, ServiceError, Verifier, connect
 from audit_trail.verify.evidence import served_vkey
 from audit_trail.verify.query import print_entries, verify_query
 from audit_trail.verify.results import Failed
@@ -31,7 +33,7 @@ from audit_trail.verify.state import StateError, VerifyState, default_state_path
 VERIFY_HELP = "verify the service's signed tenant log, an entry, or everything (a full audit)"
 LOG_KEY_HELP = "print the verifier key (vkey) of the log's checkpoint signing key"
 TOKEN_VARIABLE = "AUDIT_VERIFY_TOKEN"  # noqa: S105 (a variable name, not a secret)
-FAILED, USAGE_ERROR = 1, 2
+FAILED, USAGE_ERROR, INCOMPLETE = 1, 2, 3
 
 
 QUERY_FILTERS = (
@@ -133,6 +135,7 @@ async def _verify(
     settle_seconds: float | None,
 ) -> int:
     failures: list[Failure] = []
+    unchecked: list[Failure] = []
     vkey = args.vkey or state.keys.get(service_url)
     first_use = vkey is None
     if vkey is None:
@@ -183,19 +186,35 @@ async def _verify(
     if args.full:
         audit = await verifier.full_audit(checkpoint)
         failures += audit.failures
-        for revision in audit.withheld:
-            subject = f"entry {revision.entry_id} revision {revision.revision}"
-            _note_withheld(subject, revision.withheld, err)
-        summary.append(f"full audit: {audit.leaves} leaves, {audit.entries} live entries")
+        unchecked += audit.unchecked
+        summary.append(_audit_summary(audit, err))
     if failures:
-        return _report(failures, out)
+        return _report(failures, out, unchecked)
+    if unchecked:
+        for item in unchecked:
+            print(f"UNCHECKED {item}", file=out)
+        print("not verified in full: " + "; ".join(summary), file=out)
+        return INCOMPLETE
     print("verified: " + "; ".join(summary), file=out)
     return 0
 
 
-def _report(failures: list[Failure], out: TextIO) -> int:
+def _audit_summary(audit: AuditResult, err: TextIO) -> str:
+    for revision in audit.withheld:
+        subject = f"entry {revision.entry_id} revision {revision.revision}"
+        _note_withheld(subject, revision.withheld, err)
+    summary = f"full audit: {audit.leaves} leaves, {audit.entries} live entries"
+    if audit.index_leaves:
+        derived = audit.index_leaves - len(audit.unchecked)
+        summary += f", {derived} of {audit.index_leaves} index leaves derived"
+    return summary
+
+
+def _report(failures: list[Failure], out: TextIO, unchecked: Sequence[Failure] = ()) -> int:
     for failure in failures:
         print(f"FAIL {failure}", file=out)
+    for item in unchecked:
+        print(f"UNCHECKED {item}", file=out)
     return FAILED
 
 

@@ -1,9 +1,11 @@
-"""The full audit: every leaf, the root they make, and every live entry against its leaf.
+"""The full audit: every leaf, the root they make, every live entry against its leaf,
+and the query index derived again from the log's revisions (``index_audit``).
 
 Writes may race an audit: an entry listed by ``/entries`` may be newer than the
 checkpoint, or amended after it was listed. Entries on which the listing and the log
 disagree are looked at again once, after a later checkpoint and its leaves; only what
-still disagrees then is a failure.
+still disagrees then is a failure. The index check is of the audited checkpoint's
+leaves only: its index leaves, and the revisions they cover.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from audit_trail.core.integrity import Checkpoint
+from audit_trail.verify.derivation import IndexReplay
+from audit_trail.verify.index_audit import IndexAudit
 from audit_trail.verify.leaves import LeafWalk
 from audit_trail.verify.results import AuditResult, Failed, Failure, RevisionResult, fail
 from audit_trail.verify.service import MAX_LEAVES, ServiceError
 
 if TYPE_CHECKING:
-    from audit_trail.verify.verifier import Verifier
+    from audit_trail.verify.verifier import Proven, Verifier
 
 
 class FullAudit:
@@ -27,6 +31,9 @@ class FullAudit:
         self.service = verifier.service
         self.checkpoint = checkpoint
         self.walk = LeafWalk(checkpoint.origin)
+        self.replay = IndexReplay()
+        self.proven: dict[tuple[str, int], Proven] = {}  # revisions proven in the checkpoint
+        self.unchecked: list[Failure] = []
         self.failures: list[Failure] = []
         self.withheld: list[RevisionResult] = []
         self.listed: dict[str, dict[str, Any]] = {}
@@ -35,22 +42,35 @@ class FullAudit:
     async def run(self) -> AuditResult:
         try:
             await self.read_leaves(self.checkpoint)
-            ready = await self.list_entries()
         except Failed as exc:
             self.failures.append(exc.failure)
         else:
-            await self.check_live(ready, self.checkpoint)
-            unsettled = {i for i, e in self.listed.items() if not self.walk.settled(e)}
-            unsettled |= {i for i in self.walk.live_ids() if i not in self.listed}
-            if unsettled:
-                await self.settle(sorted(unsettled))
+            await self.check_entries()
+            index = IndexAudit(self.verifier, self.checkpoint, self.replay, self.proven)
+            failures, self.unchecked = await index.run()
+            self.failures += failures
         return AuditResult(
             tree_size=self.walk.size,
             leaves=self.walk.size,
             entries=self.checked,
-            failures=(*self.walk.failures, *self.failures),
+            failures=tuple(dict.fromkeys((*self.walk.failures, *self.failures))),
             withheld=tuple(self.withheld),
+            index_leaves=len(self.replay.index_leaves),
+            unchecked=tuple(self.unchecked),
         )
+
+    async def check_entries(self) -> None:
+        """Every live entry against its leaf, looking again at the unsettled ones."""
+        try:
+            ready = await self.list_entries()
+        except Failed as exc:
+            self.failures.append(exc.failure)
+            return
+        await self.check_live(ready, self.checkpoint)
+        unsettled = {i for i, e in self.listed.items() if not self.walk.settled(e)}
+        unsettled |= {i for i in self.walk.live_ids() if i not in self.listed}
+        if unsettled:
+            await self.settle(sorted(unsettled))
 
     async def read_leaves(self, checkpoint: Checkpoint) -> None:
         """Extend the walk to the size of ``checkpoint`` and check its root."""
@@ -65,7 +85,9 @@ class FullAudit:
             if [index for index, _ in page] != list(range(start, end)):
                 raise fail(subject, f"the service does not serve leaves {start} to {end - 1}")
             for index, leaf in page:
-                walk.add(index, leaf)
+                digest = walk.add(index, leaf)
+                if index < self.checkpoint.size:  # the index check is of the audited tree
+                    self.replay.file(index, leaf, digest)
             self.verifier.progress("leaves", walk.size, checkpoint.size)
         if walk.root() != checkpoint.root:
             raise fail(subject, "the leaves the service serves do not hash to the signed root")
@@ -105,6 +127,8 @@ class FullAudit:
             except Failed as exc:
                 self.failures.append(exc.failure)
             else:
+                if checkpoint is self.checkpoint:
+                    self.proven[(entry_id, revision)] = proven
                 if proven.result.withheld:
                     self.withheld.append(proven.result)
             done += 1

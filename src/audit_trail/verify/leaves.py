@@ -45,8 +45,9 @@ class LeafWalk:
     def root(self) -> bytes:
         return self._tree.root()
 
-    def add(self, index: int, leaf: Any) -> None:
-        """Hash leaf ``index`` into the tree and check what it says and links to."""
+    def add(self, index: int, leaf: Any) -> bytes:
+        """Hash leaf ``index`` into the tree and check what it says and links to;
+        returns its leaf hash."""
         assert index == self.size
         try:
             digest = leaf_hash(leaf_bytes(leaf))
@@ -61,6 +62,7 @@ class LeafWalk:
             problem = "is not a JSON object"
         if problem is not None:
             self.failures.append(Failure(f"leaf {index}", problem))
+        return digest
 
     def _problem(self, index: int, leaf: Mapping[str, Any], digest: bytes) -> str | None:
         entry_id, revision, kind = leaf.get("id"), leaf.get("revision"), leaf.get("kind")

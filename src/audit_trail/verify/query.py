@@ -53,12 +53,14 @@ from audit_trail.verify.service import (
 @dataclass(frozen=True, slots=True)
 class QueryResult:
     """The verified answer to one query: its entries (as served, filtered and sorted),
-    the checkpoint and the log size they are complete for, and every failure."""
+    the checkpoint and the log size they are complete for, every failure, and the
+    tenant's index key the answer handed out (once its index leaf commits it)."""
 
     checkpoint: Checkpoint | None
     covers: int
     entries: tuple[dict[str, Any], ...]
     failures: tuple[Failure, ...]
+    index_key: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -113,7 +115,7 @@ def check_query_proof(
     matching = [item for item in verified if filters.matches(entry_from_json(item))]
     newest_first = sort is SortOrder.NEWEST_FIRST
     matching.sort(key=lambda e: (e["occurred_at"], e["id"]), reverse=newest_first)
-    return QueryResult(checkpoint, leaf.covers, tuple(matching), tuple(failures))
+    return QueryResult(checkpoint, leaf.covers, tuple(matching), tuple(failures), index_key)
 
 
 def _index_leaf(body: Mapping[str, Any], checkpoint: Checkpoint) -> tuple[IndexLeaf, bytes]:

@@ -29,6 +29,11 @@ class Failed(Exception):
         self.failure = failure
 
 
+class Unobtainable(Failed):
+    """The service does not serve what the check needs (a 404): the check cannot be
+    completed, which is not the same as catching a lie."""
+
+
 def fail(subject: str, reason: str) -> Failed:
     return Failed(Failure(subject, reason))
 
@@ -79,15 +84,21 @@ class EntryResult:
 @dataclass(frozen=True, slots=True)
 class AuditResult:
     """A full audit: every leaf up to ``tree_size`` hashed into the checkpoint's root,
-    every leaf's links checked, and every live entry's current revision checked
-    against its leaf."""
+    every leaf's links checked, every live entry's current revision checked against
+    its leaf, and the map root of each of the ``index_leaves`` index leaves derived
+    from the log's revisions. ``unchecked`` names the index leaves whose derivation
+    could not be checked (a revision this reader cannot read), and why: not a failure
+    found, and not a pass either."""
 
     tree_size: int
     leaves: int
     entries: int
     failures: tuple[Failure, ...] = ()
     withheld: tuple[RevisionResult, ...] = field(default=())
+    index_leaves: int = 0
+    unchecked: tuple[Failure, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        """Everything checked, and nothing failed."""
+        return not self.failures and not self.unchecked

@@ -30,6 +30,7 @@ from audit_trail.verify.results import (
     Failed,
     Failure,
     RevisionResult,
+    Unobtainable,
     fail,
 )
 from audit_trail.verify.service import ServiceClient, ServiceError
@@ -145,7 +146,10 @@ class Verifier:
             try:
                 body = await self.service.proof(entry_id, revision, tree_size)
             except ServiceError as exc:
-                raise fail(subject, f"no proof: {exc}") from None
+                failed = fail(subject, f"no proof: {exc}")
+                if exc.status == 404:
+                    raise Unobtainable(failed.failure) from None
+                raise failed from None
         view = read_proof(body, subject)
         served_revision = view.entry.get("revision")
         if revision is not None and served_revision != revision:
