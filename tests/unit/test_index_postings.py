@@ -28,6 +28,7 @@ from audit_trail.core.index.postings import (
     PostingOp,
     change_postings,
     parse_posting,
+    unpack_posting,
 )
 from audit_trail.core.index.ranges import RangeProof, aligned_nodes, range_root
 from audit_trail.core.integrity import merkle
@@ -234,3 +235,25 @@ postings = st.builds(
 def test_a_postings_bytes_are_its_canonical_json(posting: Posting) -> None:
     assert posting.to_bytes() == canonical_json(posting.as_json())
     assert parse_posting(json.loads(posting.to_bytes())) == posting
+
+
+postings = st.builds(
+    Posting,
+    index=st.integers(0, 2**63 - 1),
+    op=st.sampled_from(list(PostingOp)),
+    entry_id=st.text(min_size=1, max_size=200),
+    revision=st.integers(1, 2**31),
+    occurred_at=st.text(max_size=40),
+    leaf_hash=st.binary(min_size=32, max_size=32),
+)
+
+
+@given(postings)
+def test_a_stored_posting_unpacks_to_the_posting_it_was(posting: Posting) -> None:
+    assert unpack_posting(posting.pack()) == posting
+    assert len(posting.pack()) < len(posting.to_bytes())
+
+
+def test_bytes_that_are_no_stored_posting_are_refused() -> None:
+    with pytest.raises(ValueError, match="not a stored posting"):
+        unpack_posting(b'{"h":"x"}')

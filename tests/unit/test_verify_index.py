@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from audit_trail.core.index.keys import ALL_TIME, IndexKey, IndexKind
 from audit_trail.core.index.leaf import index_leaf, parse_index_leaf
 from audit_trail.core.index.map import MapValue
 from audit_trail.core.index.map_update import update_map
-from audit_trail.core.index.postings import parse_posting
+from audit_trail.core.index.postings import unpack_posting
 from audit_trail.core.integrity import CompactRange, leaf_hash
 from audit_trail.core.ports.index import IndexHead, PostingHead
 from audit_trail.core.ports.log import LogRecord
@@ -156,7 +155,7 @@ async def hide_from_actor_bucket(service: Service, actor_id: str, entry_id: str)
     kept = [raw for raw in state.postings[map_key] if parse_posting_bytes(raw)["id"] != entry_id]
     assert len(kept) < len(state.postings[map_key])
     log = CompactRange.empty()
-    log.append([leaf_hash(raw) for raw in kept])
+    log.append([unpack_posting(raw).hash() for raw in kept])
     state.postings[map_key] = kept
     state.posting_heads[map_key] = PostingHead(log.size, log.hashes)
     update = await update_map(
@@ -173,7 +172,7 @@ async def hide_from_actor_bucket(service: Service, actor_id: str, entry_id: str)
 
 
 def parse_posting_bytes(raw: bytes) -> dict[str, Any]:
-    return parse_posting(json.loads(raw)).as_json()
+    return unpack_posting(raw).as_json()
 
 
 async def test_a_posting_dropped_and_the_map_rewritten_to_match_is_named(

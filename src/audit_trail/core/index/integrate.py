@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from audit_trail.core.errors import StorageUnavailable
+from audit_trail.core.index.keys import IndexKey
 from audit_trail.core.index.leaf import index_leaf
 from audit_trail.core.index.map import EMPTY, MapValue
 from audit_trail.core.index.map_update import MapDamaged, update_map
-from audit_trail.core.index.postings import Posting, change_postings
+from audit_trail.core.index.postings import change_postings
 from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_hash
 from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
 from audit_trail.core.ports.log import LogRecord, TenantLog
@@ -79,14 +80,22 @@ class IndexIntegrator:
         covers = 0 if head is None else head.covers
         root = EMPTY if head is None else head.map_root
         key = await self._index.index_key(tenant)
-        appended: dict[bytes, list[Posting]] = {}
+        map_keys: dict[IndexKey, bytes] = {}  # a batch files many changes under one key
+        appended: dict[bytes, list[tuple[bytes, bytes]]] = {}  # packed, and its hash
         for change in await self._index.changes(tenant, covers, size):
             if change.revision is None:
                 continue
+            encoded: dict[int, tuple[bytes, bytes]] = {}  # a change has one or two postings
             for index_key, posting in change_postings(
                 change.previous, change.revision, change.index, change.leaf_hash
             ):
-                appended.setdefault(index_key.map_key(key), []).append(posting)
+                map_key = map_keys.get(index_key)
+                if map_key is None:
+                    map_key = map_keys[index_key] = index_key.map_key(key)
+                pair = encoded.get(id(posting))
+                if pair is None:
+                    pair = encoded[id(posting)] = (posting.pack(), posting.hash())
+                appended.setdefault(map_key, []).append(pair)
         if not appended:  # nothing but index leaves: the map stands as it was
             leaf_at = None if head is None else head.leaf_index
             return IndexWrite(IndexHead(size, root, leaf_at), postings=(), posting_heads={})
@@ -96,9 +105,8 @@ class IndexIntegrator:
         for map_key, added in appended.items():
             before = heads.get(map_key, PostingHead(0, ()))
             edge = CompactRange(before.size, before.edge)
-            encoded = [posting.to_bytes() for posting in added]
-            edge.append([leaf_hash(raw) for raw in encoded])
-            postings.extend((map_key, before.size + n, raw) for n, raw in enumerate(encoded))
+            edge.append([digest for _, digest in added])
+            postings.extend((map_key, before.size + n, raw) for n, (raw, _) in enumerate(added))
             new_heads[map_key] = PostingHead(edge.size, edge.hashes)
         update = await update_map(
             TenantMap(self._index, tenant),

@@ -11,6 +11,7 @@ alone says which entries are current under its key (``CurrentEntries``).
 from __future__ import annotations
 
 import binascii
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -66,6 +67,37 @@ class Posting:
     def hash(self) -> bytes:
         """Its leaf hash in the posting log: SHA-256(0x00 ‖ bytes)."""
         return leaf_hash(self.to_bytes())
+
+    def pack(self) -> bytes:
+        """The posting as storage keeps it (half the size of its JSON): ``h``, the op,
+        ``i``, ``r``, the length of ``id``, ``id`` and ``t``; ``unpack_posting`` reverses
+        it. Only ``to_bytes`` is hashed, so the stored form is nobody's contract."""
+        entry_id = self.entry_id.encode()
+        op = _OP_CODES[self.op]
+        head = _PACKED.pack(self.leaf_hash, op, self.index, self.revision, len(entry_id))
+        return head + entry_id + self.occurred_at.encode()
+
+
+_PACKED = struct.Struct(">32sBQIH")
+_OPS = tuple(PostingOp)
+_OP_CODES = {op: code for code, op in enumerate(_OPS)}
+
+
+def unpack_posting(data: bytes) -> Posting:
+    """The posting ``Posting.pack`` stored; ``ValueError`` for bytes it did not write."""
+    try:
+        digest, op, index, revision, id_length = _PACKED.unpack_from(data)
+        rest = data[_PACKED.size :]
+        return Posting(
+            index=index,
+            op=_OPS[op],
+            entry_id=rest[:id_length].decode(),
+            revision=revision,
+            occurred_at=rest[id_length:].decode(),
+            leaf_hash=digest,
+        )
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a stored posting: {exc}") from None
 
 
 def change_postings(

@@ -80,7 +80,8 @@ class QueryIndex(Protocol):
         ...
 
     async def postings(self, tenant: str, map_key: bytes, start: int, end: int) -> Sequence[bytes]:
-        """The bytes of postings ``start <= position < end`` of one posting log."""
+        """Postings ``start <= position < end`` of one posting log, as stored
+        (``Posting.pack``)."""
         ...
 
     async def map_nodes(self, tenant: str, ids: Collection[bytes]) -> Mapping[bytes, bytes]:

@@ -21,7 +21,7 @@ from audit_trail.core.index.keys import IndexKey
 from audit_trail.core.index.leaf import IndexLeaf, parse_index_leaf
 from audit_trail.core.index.map import MapProof, verify_map_proof
 from audit_trail.core.index.map_update import MapDamaged, prove_many
-from audit_trail.core.index.postings import CurrentEntries, Posting, parse_posting
+from audit_trail.core.index.postings import CurrentEntries, Posting, unpack_posting
 from audit_trail.core.index.ranges import RangeProof
 from audit_trail.core.integrity.fields import committed_fields, field_digest
 from audit_trail.core.integrity.leaf import sealed_leaf
@@ -154,7 +154,7 @@ class ProveQuery:
                 return None
             size = 0 if value is None else value.size
             raw = await self._index.postings(tenant, map_key, 0, size)
-            postings = tuple(parse_posting(json.loads(item)) for item in raw)
+            postings = tuple(unpack_posting(item) for item in raw)
             buckets.append(BucketProof(key, proof, RangeProof(0, size, size, (), ()), postings))
         return leaf, buckets
 
