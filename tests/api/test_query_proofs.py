@@ -3,6 +3,7 @@ to the same entries as the plain query, and a clear 422 for what cannot be prove
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,29 @@ async def test_an_entry_recorded_after_a_proof_is_in_the_next_one(api: Api) -> N
     second = await api.record(entry(actor={"id": "u-1"}))
     proven_ids = [e["id"] for e in await proven(api, {"actor_id": "u-1"})]
     assert sorted(proven_ids) == sorted([first["id"], second["id"]])
+
+
+@pytest.fixture(params=APP_PARAMS)
+async def followed_api(
+    request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path, serve: Serve
+) -> Api:
+    """An app whose query index follows its writes 0.2 s behind."""
+    framework, backend = request.param
+    overrides = {**BACKENDS[backend](request), "query_index_delay_seconds": 0.2}
+    return Api(await serve(framework, api_settings(keys, tmp_path, **overrides)), tokens)
+
+
+async def test_the_index_follows_the_writes_without_a_proof_asking(followed_api: Api) -> None:
+    for _ in range(3):
+        await followed_api.record()
+    for _ in range(200):
+        note = (await followed_api.call("GET", "/log/checkpoint")).text
+        if int(note.splitlines()[1]) == 4:  # three entries and the index leaf after them
+            break
+        await asyncio.sleep(0.025)
+    else:
+        raise AssertionError(f"no index leaf followed the writes: {note}")
+    body = (await followed_api.call("GET", "/log/leaves", params={"start": 3, "end": 4})).json()
+    (leaf,) = body["leaves"]
+    assert leaf["leaf"]["kind"] == "index"
+    assert leaf["leaf"]["covers"] == 3

@@ -26,6 +26,7 @@ from audit_trail.adapters.json_encoding import MsgspecJsonEncoder
 from audit_trail.adapters.signing.ed25519 import Ed25519NoteSigner, load_or_create_signing_key
 from audit_trail.core import CursorCodec
 from audit_trail.core.index.integrate import IndexIntegrator
+from audit_trail.core.index.upkeep import IndexUpkeep
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
@@ -50,7 +51,7 @@ from audit_trail.entrypoints.http.entries import EntryEndpoints
 from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
-from audit_trail.entrypoints.resources import open_query_cache, open_repository
+from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.settings import Settings, SettingsError
 from audit_trail.plugins.manager import build_plugin_manager, plugin_config
 from audit_trail.plugins.processor import PluggyEntryProcessor
@@ -178,14 +179,9 @@ def storage_query_index(repository: EntryRepository) -> QueryIndex:
 
 
 def build_committer(
-    repository: TenantLog, cache: QueryCache, integrator: IndexIntegrator, settings: Settings
+    repository: TenantLog, cache: QueryCache, index: IndexUpkeep | None, settings: Settings
 ) -> GroupCommitter:
-    return GroupCommitter(
-        repository,
-        cache,
-        max_pending=settings.max_pending_writes,
-        integrator=integrator if settings.query_index_on_write else None,
-    )
+    return GroupCommitter(repository, cache, max_pending=settings.max_pending_writes, index=index)
 
 
 def build_http_api(
@@ -223,7 +219,8 @@ class Container(containers.DeclarativeContainer):
     # the write path: every storage adapter is the tenant log and keeps its query index
     query_index = providers.Singleton(storage_query_index, repository)
     index_integrator = providers.Singleton(IndexIntegrator, query_index, repository)
-    committer = providers.Singleton(build_committer, repository, cache, index_integrator, settings)
+    index_upkeep = providers.Resource(open_index_upkeep, index_integrator, settings)
+    committer = providers.Singleton(build_committer, repository, cache, index_upkeep, settings)
 
     # the evidence: proofs and signed checkpoints
     signer = providers.Singleton(build_note_signer, settings)

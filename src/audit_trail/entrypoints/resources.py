@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from audit_trail.core.index.integrate import IndexIntegrator
+from audit_trail.core.index.upkeep import IndexFollower, IndexUpkeep, IntegrateOnWrite
 from audit_trail.core.ports import EntryRepository, QueryCache
 from audit_trail.entrypoints.settings import Settings, SettingsError
 
@@ -60,6 +62,23 @@ async def open_repository(settings: Settings) -> AsyncIterator[EntryRepository]:
             raise SettingsError(f"AUDIT_MONGO_DATABASE: {exc}") from None
     else:
         raise SettingsError(f"AUDIT_STORAGE: unknown storage {settings.storage!r}")
+
+
+async def open_index_upkeep(
+    integrator: IndexIntegrator, settings: Settings
+) -> AsyncIterator[IndexUpkeep | None]:
+    """How writes keep the query index (``core.index.upkeep``): on each write, behind
+    them by ``query_index_delay_seconds``, or (0) only when a proof asks."""
+    if settings.query_index_on_write:
+        yield IntegrateOnWrite(integrator)
+    elif settings.query_index_delay_seconds > 0:
+        follower = IndexFollower(integrator, settings.query_index_delay_seconds)
+        try:
+            yield follower
+        finally:
+            await follower.close()
+    else:
+        yield None
 
 
 async def open_query_cache(settings: Settings) -> AsyncIterator[QueryCache]:

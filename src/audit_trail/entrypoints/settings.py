@@ -74,7 +74,8 @@ class Settings:
     log_signing_key_file: Path | None = None  # Ed25519, PEM; default: beside dev_key_file
     log_origin: str | None = None  # default: derived from the host name
     max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
-    query_index_on_write: bool = False  # on: each write keeps the query index; off: proofs build it
+    query_index_on_write: bool = False  # on: each group commit integrates the query index
+    query_index_delay_seconds: float = 1.0  # off: integrated this long after writes; 0: on proof
     # process
     log_level: str = "INFO"  # also uvicorn's
     access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
@@ -95,7 +96,7 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")
-        for name in ("jwt_leeway_seconds", "token_cache_size"):
+        for name in ("jwt_leeway_seconds", "token_cache_size", "query_index_delay_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_name(name)}: must not be negative")
         if self.log_level.upper() not in logging.getLevelNamesMapping():

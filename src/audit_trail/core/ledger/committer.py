@@ -9,10 +9,10 @@ write, with one cache invalidation after it. The queue is bounded: past
 A write, once begun, runs to its end even when the request that queued a change is
 cancelled (its client went away): the change is stored or not, as for any write.
 
-With an ``IndexIntegrator``, the tenant's query index is brought up to the log after
-each write, before the changes are acknowledged: one integration (and one index leaf)
-per group commit. The index is derived from the log, so when integrating fails the
-write still stands; the next write or query proof integrates what was left.
+With an ``IndexUpkeep``, each write that stored a change tells it so before the
+changes are acknowledged: it integrates the tenant's query index then, or marks the
+tenant for a background integration (``core.index.upkeep``). The index is derived
+from the log, so when integrating fails the write still stands.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from audit_trail.core.errors import DomainError, Overloaded
-from audit_trail.core.index.integrate import IndexIntegrator
+from audit_trail.core.index.upkeep import IndexUpkeep
 from audit_trail.core.ports import QueryCache
 from audit_trail.core.ports.log import LogRecord, TenantLog
 
@@ -57,11 +57,11 @@ class GroupCommitter:
         *,
         max_pending: int = DEFAULT_MAX_PENDING,
         max_write: int = DEFAULT_MAX_WRITE,
-        integrator: IndexIntegrator | None = None,
+        index: IndexUpkeep | None = None,
     ) -> None:
         self._log = log_store
         self._cache = cache
-        self._integrator = integrator
+        self._index = index
         self._max_pending = max_pending
         self._max_write = max_write
         self._queues: dict[str, _TenantQueue] = {}
@@ -123,11 +123,8 @@ class GroupCommitter:
                 raise
             return
         if any(isinstance(result, int) for result in results):
-            if self._integrator is not None:
-                try:
-                    await self._integrator.integrate(tenant)
-                except Exception:  # derived data: the next write or proof integrates it
-                    log.exception("the query index of tenant %r was not brought up to date", tenant)
+            if self._index is not None:
+                await self._index.committed(tenant)
             try:
                 await self._cache.invalidate(tenant)
             except Exception:  # a cache never raises (its port says so); if one does,
