@@ -307,3 +307,12 @@ async def test_a_reader_who_does_not_see_the_ip_verifies_it_by_its_digest(api: A
     assert all("source.ip" in item["digests"] for item in body["entries"])
     plain = await api.items("/entries", params=query, scopes=["audit:read"])
     assert independent.verify_query_proof(body, key, query) == [item["id"] for item in plain]
+
+
+async def test_entries_of_one_instant_come_in_the_order_of_their_ids(api: Api) -> None:
+    ids = [(await api.record(entry(actor=U1)))["id"] for _ in range(3)]
+    key = await vkey(api)
+    for sort, expected in (("occurred_at", sorted(ids)), ("-occurred_at", sorted(ids)[::-1])):
+        query = {"actor_id": "u-1", "sort": sort}
+        assert [item["id"] for item in await api.items("/entries", params=query)] == expected
+        assert independent.verify_query_proof(await answer(api, query), key, query) == expected
