@@ -425,6 +425,8 @@ def store(
         AUDIT_LOG_SIGNING_KEY_FILE=str(home / "log-key.pem"),
         AUDIT_LOG_ORIGIN="tamper.example/log",
         AUDIT_CACHE="none",
+        # the drills tamper with leaves by position: no index leaf may land in between
+        AUDIT_QUERY_INDEX_DELAY_SECONDS="0",
         **settings,
     )
     with stack:

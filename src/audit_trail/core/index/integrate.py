@@ -17,6 +17,7 @@ adds no postings (an index leaf) moves what the index covers without a new index
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 
 from audit_trail.core.errors import StorageUnavailable
@@ -29,7 +30,8 @@ from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_has
 from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
 from audit_trail.core.ports.log import LogRecord, TenantLog
 
-MAX_RACES = 32  # integrations lost to other writers in a row before giving up
+MAX_RACES = 32  # integrations lost to other writers before giving up
+CHUNK = 256  # changes integrated in one storage write
 
 
 class TenantMap:
@@ -54,23 +56,31 @@ class IndexIntegrator:
 
     async def integrate(self, tenant: str) -> IndexHead:
         """Integrate every leaf of ``tenant``'s log into its index, and see that an index
-        leaf commits the result; returns the head it leaves."""
-        for _ in range(MAX_RACES):
+        leaf commits the result; returns the head it leaves. Works through the log
+        ``CHUNK`` changes at a time, letting the event loop run between chunks."""
+        races = 0
+        while True:
             head = await self._index.head(tenant)
             size = await self._log.size(tenant)
             if head is not None and _up_to_date(head, size):
                 break
+            end = min(size, (0 if head is None else head.covers) + CHUNK)
             try:
-                write = await self._next(tenant, head, size)
+                write = await self._next(tenant, head, end)
             except MapDamaged:
-                if await self._index.head(tenant) == head:
+                if await self._index.head(tenant) != head:
+                    write = None  # read while another writer moved the map: read it again
+                else:
                     raise
-                continue  # read while another writer moved the map: read it again
-            if await self._index.write(tenant, head, write):
+            if write is not None and await self._index.write(tenant, head, write):
                 head = write.head
-                break
-        else:
-            raise StorageUnavailable(f"the query index of {tenant!r} kept moving under us")
+                if end == size:
+                    break
+                await asyncio.sleep(0)  # a chunk done: let requests in before the next
+                continue
+            races += 1
+            if races >= MAX_RACES:
+                raise StorageUnavailable(f"the query index of {tenant!r} kept moving under us")
         assert head is not None  # the loop ends on a head, or on a write that made one
         if head.leaf_index is not None:
             return head
