@@ -127,7 +127,7 @@ def plan(query: Mapping[str, str]) -> list[Bucket]:
     if kind == "time":  # a time key has no `all` bucket
         raise Invalid(
             "nothing proves this query: it needs actor_id, target_type with target_id, "
-            "action (exact), or since and until at most 64 hours apart"
+            "action (exact), or since and until over at most 64 UTC hours"
         )
     return [Bucket(kind, value, "all")]
 

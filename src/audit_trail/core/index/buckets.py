@@ -26,7 +26,7 @@ from audit_trail.core.query import EntryFilters
 MAX_BUCKETS = 64
 PROVABLE = (
     "proof=1 proves a query through actor_id, target_type with target_id, action "
-    f"(exact), or a time range alone (since and until, at most {MAX_BUCKETS} hours apart); "
+    f"(exact), or a time range alone (since and until, over at most {MAX_BUCKETS} UTC hours); "
     "other filters are checked on the proven entries"
 )
 
