@@ -30,9 +30,10 @@ from audit_trail.core.index.upkeep import IndexUpkeep
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
-from audit_trail.core.ports import EntryRepository, QueryCache, TokenVerifier
+from audit_trail.core.ports import QueryCache, TokenVerifier
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
+from audit_trail.core.ports.storage import Storage
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -172,10 +173,9 @@ def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
     return PluggyEntryProcessor(build_plugin_manager(settings.plugins, plugin_config(settings)))
 
 
-def storage_query_index(repository: EntryRepository) -> QueryIndex:
+def storage_query_index(storage: Storage) -> QueryIndex:
     """The query index the storage keeps beside its tenant logs."""
-    index: QueryIndex = repository.query_index()  # type: ignore[attr-defined]
-    return index
+    return storage.query_index()
 
 
 def build_committer(

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.index.upkeep import IndexFollower, IndexUpkeep, IntegrateOnWrite
-from audit_trail.core.ports import EntryRepository, QueryCache
+from audit_trail.core.ports import QueryCache
+from audit_trail.core.ports.storage import Storage
 from audit_trail.entrypoints.settings import Settings, SettingsError
 
 
@@ -22,8 +23,8 @@ def _missing(setting: str, extra: str, exc: ImportError) -> SettingsError:
     )
 
 
-async def open_repository(settings: Settings) -> AsyncIterator[EntryRepository]:
-    """The EntryRepository that ``settings.storage`` names, open until shutdown."""
+async def open_repository(settings: Settings) -> AsyncIterator[Storage]:
+    """The Storage that ``settings.storage`` names, open until shutdown."""
     if settings.storage == "memory":
         from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 
