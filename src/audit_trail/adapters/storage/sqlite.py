@@ -87,7 +87,7 @@ class SqliteEntryRepository(SingleChangeWrites):
         with _storage_errors():
             writer = await _connect(path, busy_timeout_ms)
             try:
-                await writer.execute_fetchall("PRAGMA journal_mode = WAL")
+                await _write_ahead_logging(writer, busy_timeout_ms)
                 await writer.execute_fetchall("PRAGMA synchronous = FULL")
                 await _in_transaction(writer, migrate)
                 reader = await _connect(path, busy_timeout_ms)
@@ -205,6 +205,21 @@ class SqliteEntryRepository(SingleChangeWrites):
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         with _storage_errors():
             return await asyncio.shield(task)
+
+
+async def _write_ahead_logging(writer: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+    """Put the file in WAL mode. SQLite answers "database is locked" at once, without
+    its busy handler, while another process opens (and migrates) the same new file:
+    try again until the busy timeout has passed."""
+    deadline = asyncio.get_running_loop().time() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await writer.execute_fetchall("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() >= deadline:
+                raise
+        await asyncio.sleep(0.01)
 
 
 async def _connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connection:
