@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_trail.adapters.storage.memory_map import InMemoryMapStore
 from audit_trail.core.index.map import (
     EMPTY,
     EMPTY_CHILD,
@@ -42,6 +41,7 @@ from audit_trail.core.index.map_update import (
     prove_many,
     update_map,
 )
+from audit_trail.core.index.memory_map import InMemoryMapStore
 from audit_trail.core.integrity.merkle import ProofError
 
 T = TypeVar("T")

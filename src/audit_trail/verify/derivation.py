@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import base64
 from bisect import bisect_right
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from audit_trail.core.index.keys import index_key_hash
 from audit_trail.core.index.leaf import INDEX_KIND, IndexLeaf, parse_index_leaf
-from audit_trail.core.index.map import EMPTY, MapValue
-from audit_trail.core.index.map_update import MapUpdate, update_map
+from audit_trail.core.index.map import MapValue
+from audit_trail.core.index.map_update import update_map
+from audit_trail.core.index.memory_map import InMemoryMapStore
 from audit_trail.core.index.postings import Posting, change_postings
 from audit_trail.core.integrity import CompactRange, ProofError
 from audit_trail.core.integrity.leaf import LeafKind
@@ -46,30 +46,6 @@ class Change:
     hash: bytes
 
 
-class MemoryMap:
-    """The map's two tables (``core.index.map``) in dicts: a ``MapStore``."""
-
-    def __init__(self) -> None:
-        self.root = EMPTY
-        self._nodes: dict[bytes, bytes] = {}
-        self._values: dict[bytes, MapValue] = {}
-
-    async def nodes(self, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
-        return {nid: self._nodes[nid] for nid in ids if nid in self._nodes}
-
-    async def values(self, keys: Collection[bytes]) -> Mapping[bytes, MapValue]:
-        return {key: self._values[key] for key in keys if key in self._values}
-
-    def apply(self, update: MapUpdate) -> None:
-        for nid, data in update.nodes.items():
-            if data is None:
-                self._nodes.pop(nid, None)
-            else:
-                self._nodes[nid] = data
-        self._values.update(update.values)
-        self.root = update.root
-
-
 class IndexReplay:
     """Files the leaves of the audited tree, then replays its changes (``apply``, in
     log order) and checks every index leaf (``verdicts``)."""
@@ -83,7 +59,7 @@ class IndexReplay:
         self._latest: dict[str, Entry] = {}
         self._logs: dict[bytes, CompactRange] = {}
         self._pending: dict[bytes, list[Posting]] = {}
-        self._map = MemoryMap()
+        self._map = InMemoryMapStore()
         self._stopped: tuple[int, str] | None = None  # the change not replayed, and why
         self._key = b""
 

@@ -1,4 +1,5 @@
-"""InMemoryMapStore: the map's two tables (core.index.map) in dicts, for tests and demos."""
+"""InMemoryMapStore: the map's two tables (core.index.map) in dicts, for a map that
+lives only in memory (the full audit's replay, tests)."""
 
 from __future__ import annotations
 
