@@ -4,15 +4,11 @@ verdict naming what failed."""
 from __future__ import annotations
 
 import base64
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 
@@ -25,17 +21,6 @@ from audit_trail.verify import Verifier
 from audit_trail.verify.evidence import rendered_fields
 from tests.unit.strategies import entries
 from tests.unit.verify_support import ORIGIN, Service, Services
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield Services(stack, tmp_path)
-
-
-@pytest.fixture
-async def service(services: Services) -> Service:
-    return await services.start()
 
 
 async def busy_log(service: Service) -> dict[str, Any]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +16,6 @@ from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.entrypoints import verify_cli
 from audit_trail.entrypoints.cli import build_parser, main
 from tests.unit.verify_support import ORIGIN, Service, Services
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield Services(stack, tmp_path)
-
-
-@pytest.fixture
-async def service(services: Services) -> Service:
-    return await services.start()
 
 
 class Run:

@@ -5,14 +5,11 @@ reader cannot read leaves the index leaves after it not checked, and says so."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from audit_trail.core.index.integrate import TenantMap
 from audit_trail.core.index.keys import ALL_TIME, IndexKey, IndexKind
@@ -31,17 +28,6 @@ from audit_trail.verify.query import check_query_proof
 from tests.unit.verify_support import Service, Services
 
 TENANT = "acme"
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield Services(stack, tmp_path)
-
-
-@pytest.fixture
-async def service(services: Services) -> Service:
-    return await services.start()
 
 
 def actor(actor_id: str) -> dict[str, str]:
