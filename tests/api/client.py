@@ -66,6 +66,13 @@ class Api:
         items: list[dict[str, Any]] = response.json()["items"]
         return items
 
+    async def vkey(self) -> str:
+        """The log's verifier key, as anyone may fetch it."""
+        response = await self.call("GET", "/log/key", anonymous=True)
+        assert response.status_code == 200, response.text
+        key: str = response.json()["vkey"]
+        return key
+
 
 async def send_as_is(
     http: httpx.AsyncClient, method: str, url: str, **kwargs: Any

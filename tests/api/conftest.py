@@ -133,3 +133,20 @@ async def api(
     framework, backend = request.param
     settings = api_settings(keys, tmp_path, **BACKENDS[backend](request))
     return Api(await serve(framework, settings), tokens)
+
+
+INDEX_MODES = [pytest.param(False, id="index-on-read"), pytest.param(True, id="index-on-write")]
+
+
+@pytest.fixture(
+    params=[(a.values[0], m.values[0]) for a in APP_PARAMS for m in INDEX_MODES],
+    ids=[f"{a.id}-{m.id}" for a in APP_PARAMS for m in INDEX_MODES],
+)
+async def indexed_api(
+    request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path, serve: Serve
+) -> Api:
+    """Every app on every backend, with the query index kept by each write or built by
+    reads."""
+    (framework, backend), on_write = request.param
+    overrides = {**BACKENDS[backend](request), "query_index_on_write": on_write}
+    return Api(await serve(framework, api_settings(keys, tmp_path, **overrides)), tokens)

@@ -6,35 +6,17 @@ exactly what the plain query returns."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import independent_query_verifier as independent
 from tests.api.client import Api, entry
-from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
-from tests.api.tokens import KeyPair, Tokens
-
-WRITE_MODES = [pytest.param(False, id="index-on-read"), pytest.param(True, id="index-on-write")]
 
 
-@pytest.fixture(
-    params=[(a.values[0], m.values[0]) for a in APP_PARAMS for m in WRITE_MODES],
-    ids=[f"{a.id}-{m.id}" for a in APP_PARAMS for m in WRITE_MODES],
-)
-async def api(
-    request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path, serve: Serve
-) -> Api:
-    """Every app on every backend, with the index kept by each write or built by reads."""
-    (framework, backend), on_write = request.param
-    overrides = {**BACKENDS[backend](request), "query_index_on_write": on_write}
-    return Api(await serve(framework, api_settings(keys, tmp_path, **overrides)), tokens)
-
-
-async def vkey(api: Api) -> str:
-    key: str = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
-    return key
+@pytest.fixture
+async def api(indexed_api: Api) -> Api:
+    return indexed_api
 
 
 async def answer(api: Api, query: dict[str, str]) -> Any:
@@ -138,7 +120,7 @@ QUERIES: list[dict[str, str]] = [
 
 async def test_every_query_proof_verifies_independently_to_the_plain_answer(api: Api) -> None:
     ids = await history(api)
-    key = await vkey(api)
+    key = await api.vkey()
     for query in QUERIES:
         plain = [item["id"] for item in await api.items("/entries", params=query)]
         verified = independent.verify_query_proof(await answer(api, query), key, query)
@@ -174,7 +156,7 @@ async def test_the_plan_is_the_verifiers_own(api: Api) -> None:
     assert [b.bucket for b in independent.plan(query)] == [b["bucket"] for b in body["buckets"]]
     body["buckets"].pop(0)  # an empty bucket left out is still a bucket left out
     with pytest.raises(independent.Invalid, match="are not the plan's"):
-        independent.verify_query_proof(body, await vkey(api), query)
+        independent.verify_query_proof(body, await api.vkey(), query)
 
 
 PLAN_EDGES: list[dict[str, str]] = [
@@ -223,12 +205,12 @@ ATTACKED = [
 async def test_an_entry_dropped_from_the_answer_is_missing(api: Api, query: dict[str, str]) -> None:
     await history(api)
     body = await answer(api, query)
-    independent.verify_query_proof(copy.deepcopy(body), await vkey(api), query)
+    independent.verify_query_proof(copy.deepcopy(body), await api.vkey(), query)
     for n in range(len(body["entries"])):
         attacked = copy.deepcopy(body)
         dropped = attacked["entries"].pop(n)["entry"]["id"]
         with pytest.raises(independent.Invalid, match=f"missing entry {dropped}"):
-            independent.verify_query_proof(attacked, await vkey(api), query)
+            independent.verify_query_proof(attacked, await api.vkey(), query)
 
 
 @pytest.mark.parametrize("query", ATTACKED, ids=["actor", "target-range", "time-range"])
@@ -242,14 +224,14 @@ async def test_an_entry_served_with_another_actor_is_forged(
         attacked = copy.deepcopy(body)
         attacked["entries"][n]["entry"]["actor"]["id"] = "u-9"
         with pytest.raises(independent.Invalid, match="forged"):
-            independent.verify_query_proof(attacked, await vkey(api), query)
+            independent.verify_query_proof(attacked, await api.vkey(), query)
 
 
 async def test_an_older_revision_served_is_stale_and_a_stray_one_extra(api: Api) -> None:
     ids = await history(api)
     query = {"actor_id": "u-1"}
     body = await answer(api, query)
-    key = await vkey(api)
+    key = await api.vkey()
     proof = (
         await api.call("GET", f"/entries/{ids['moved-target']}/proof", params={"revision": 1})
     ).json()
@@ -278,7 +260,7 @@ async def test_a_proof_with_another_index_key_or_map_fails(api: Api) -> None:
     await history(api)
     query = {"actor_id": "u-1"}
     body = await answer(api, query)
-    key = await vkey(api)
+    key = await api.vkey()
     attacked = copy.deepcopy(body)
     attacked["index"]["key"] = "A" * 43 + "="
     with pytest.raises(independent.Invalid, match="not the one the index leaf commits"):
@@ -295,7 +277,7 @@ async def test_a_proof_with_another_index_key_or_map_fails(api: Api) -> None:
 
 async def test_a_reader_who_does_not_see_the_ip_verifies_it_by_its_digest(api: Api) -> None:
     await history(api)
-    key = await vkey(api)
+    key = await api.vkey()
     query = {"actor_id": "u-1", "outcome": "success"}
     response = await api.call(
         "GET", "/entries", params={**query, "proof": "1"}, scopes=["audit:read"]
@@ -311,7 +293,7 @@ async def test_a_reader_who_does_not_see_the_ip_verifies_it_by_its_digest(api: A
 
 async def test_entries_of_one_instant_come_in_the_order_of_their_ids(api: Api) -> None:
     ids = [(await api.record(entry(actor=U1)))["id"] for _ in range(3)]
-    key = await vkey(api)
+    key = await api.vkey()
     for sort, expected in (("occurred_at", sorted(ids)), ("-occurred_at", sorted(ids)[::-1])):
         query = {"actor_id": "u-1", "sort": sort}
         assert [item["id"] for item in await api.items("/entries", params=query)] == expected

@@ -25,13 +25,6 @@ async def leaves(api: Api, start: int, end: int, **kwargs: Any) -> list[dict[str
     return items
 
 
-async def vkey(api: Api) -> str:
-    response = await api.call("GET", "/log/key", anonymous=True)
-    assert response.status_code == 200
-    key: str = response.json()["vkey"]
-    return key
-
-
 async def test_the_key_needs_no_token_and_names_its_vkey(api: Api) -> None:
     body = (await api.call("GET", "/log/key", anonymous=True)).json()
     name, key_id, key = body["vkey"].split("+", 2)
@@ -76,7 +69,7 @@ async def test_a_proof_binds_the_entry_to_a_signed_checkpoint(api: Api) -> None:
     proof = response.json()
     assert proof["entry"] == stored
     assert (proof["leaf_index"], proof["tree_size"]) == (2, 3)
-    checkpoint = verify_note_signature(proof["checkpoint"], await vkey(api))
+    checkpoint = verify_note_signature(proof["checkpoint"], await api.vkey())
     assert checkpoint.size == 3
     assert checkpoint.origin.endswith("/acme")
     leaf = proof["leaf"]
@@ -105,12 +98,12 @@ def _value_at(entry_json: dict[str, Any], path: str) -> Any:
 
 async def test_consistency_between_checkpoints_verifies(api: Api) -> None:
     await api.record()
-    old = verify_note_signature((await api.call("GET", "/log/checkpoint")).text, await vkey(api))
+    old = verify_note_signature((await api.call("GET", "/log/checkpoint")).text, await api.vkey())
     for action in ("b", "c", "d"):
         await api.record(entry(action=action))
     response = await api.call("GET", "/log/checkpoint")
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    new = verify_note_signature(response.text, await vkey(api))
+    new = verify_note_signature(response.text, await api.vkey())
     assert (old.size, new.size) == (1, 4)
     body = (await api.call("GET", "/log/consistency", params={"first": 1, "second": 4})).json()
     assert (body["first"], body["second"]) == (1, 4)

@@ -15,32 +15,17 @@ from tests.api.client import Api, entry, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
 from tests.api.tokens import KeyPair, Tokens
 
-WRITE_MODES = [pytest.param(False, id="index-on-read"), pytest.param(True, id="index-on-write")]
 
-
-@pytest.fixture(
-    params=[(a.values[0], m.values[0]) for a in APP_PARAMS for m in WRITE_MODES],
-    ids=[f"{a.id}-{m.id}" for a in APP_PARAMS for m in WRITE_MODES],
-)
-async def api(
-    request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path, serve: Serve
-) -> Api:
-    """Every app on every backend, with the index kept by each write or built by reads."""
-    (framework, backend), on_write = request.param
-    overrides = {**BACKENDS[backend](request), "query_index_on_write": on_write}
-    return Api(await serve(framework, api_settings(keys, tmp_path, **overrides)), tokens)
-
-
-async def vkey(api: Api) -> str:
-    key: str = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
-    return key
+@pytest.fixture
+async def api(indexed_api: Api) -> Api:
+    return indexed_api
 
 
 async def proven(api: Api, params: dict[str, str]) -> list[dict[str, Any]]:
     response = await api.call("GET", "/entries", params={**params, "proof": "1"})
     assert response.status_code == 200, response.text
     filters = parse_query({name: [value] for name, value in params.items()}).filters
-    result = check_query_proof(response.json(), await vkey(api), filters)
+    result = check_query_proof(response.json(), await api.vkey(), filters)
     assert result.failures == ()
     return list(result.entries)
 
