@@ -107,11 +107,10 @@ class ProveQuery:
         leaf, buckets = proven
         assert head.leaf_index is not None
         checkpoint = await self._checkpoints.latest(tenant)
+        current_by_bucket = [_current(bucket) for bucket in buckets]
         current: dict[str, Posting] = {}
-        for bucket in buckets:
-            state = CurrentEntries()
-            state.apply(bucket.postings)
-            current.update(state.current)
+        for bucket_current in current_by_bucket:
+            current.update(bucket_current)
         entries, rebuilt = await self._entries(principal, current)
         return QueryProof(
             checkpoint=checkpoint,
@@ -119,7 +118,10 @@ class ProveQuery:
             index_leaf=leaf,
             inclusion=await self._tree.inclusion(tenant, head.leaf_index, checkpoint.size),
             index_key=await self._index.index_key(tenant),
-            buckets=[_shortened(bucket, rebuilt) for bucket in buckets],
+            buckets=[
+                _shortened(bucket, bucket_current, rebuilt)
+                for bucket, bucket_current in zip(buckets, current_by_bucket, strict=True)
+            ],
             entries=entries,
         )
 
@@ -176,13 +178,19 @@ class ProveQuery:
         return entries, frozenset(rebuilt)
 
 
-def _shortened(bucket: BucketProof, rebuilt: frozenset[int]) -> BucketProof:
-    """``bucket`` with every current ``add`` whose served revision rebuilds its hash
-    marked short. One the stored entry no longer rebuilds (edited in the database)
-    stays whole, so that the reader can name the entry."""
+def _current(bucket: BucketProof) -> dict[str, Posting]:
     state = CurrentEntries()
     state.apply(bucket.postings)
-    short = frozenset(p.index for p in state.current.values() if p.index in rebuilt)
+    return state.current
+
+
+def _shortened(
+    bucket: BucketProof, current: Mapping[str, Posting], rebuilt: frozenset[int]
+) -> BucketProof:
+    """``bucket`` with every current ``add`` (``current``, its own) whose served
+    revision rebuilds its hash marked short. One the stored entry no longer rebuilds
+    (edited in the database) stays whole, so that the reader can name the entry."""
+    short = frozenset(p.index for p in current.values() if p.index in rebuilt)
     return replace(bucket, short=short)
 
 
