@@ -252,6 +252,7 @@ class Container(containers.DeclarativeContainer):
         tree=log_tree,
         checkpoints=checkpoints,
         processor=processor,
+        integrator=index_integrator,  # one per process: it keeps the map nodes it wrote
     )
 
     # the HTTP layer

@@ -92,14 +92,20 @@ def revision_keys(revision: Entry) -> list[IndexKey]:
     postings go to the buckets of the revision it ends)."""
     if revision.deleted:
         return []
-    at = revision.occurred_at
-    keys = [IndexKey(IndexKind.TIME, "", bucket_name(IndexKind.TIME, at))]
-    values = [(IndexKind.ACTION, revision.action), (IndexKind.ACTOR, revision.actor.id)]
+    at = revision.occurred_at.astimezone(UTC)
+    day = f"{at.year:04d}-{at.month:02d}-{at.day:02d}"  # bucket_name, once for all kinds
+    hour = f"{day}T{at.hour:02d}"
+    keys = [
+        IndexKey(IndexKind.TIME, "", hour),
+        IndexKey(IndexKind.ACTION, revision.action, hour),
+        IndexKey(IndexKind.ACTION, revision.action, ALL_TIME),
+        IndexKey(IndexKind.ACTOR, revision.actor.id, day),
+        IndexKey(IndexKind.ACTOR, revision.actor.id, ALL_TIME),
+    ]
     if revision.target is not None:
-        values.append((IndexKind.TARGET, target_value(revision.target.type, revision.target.id)))
-    for kind, value in values:
-        keys.append(IndexKey(kind, value, bucket_name(kind, at)))
-        keys.append(IndexKey(kind, value, ALL_TIME))
+        target = target_value(revision.target.type, revision.target.id)
+        keys.append(IndexKey(IndexKind.TARGET, target, day))
+        keys.append(IndexKey(IndexKind.TARGET, target, ALL_TIME))
     return keys
 
 

@@ -82,11 +82,12 @@ class ProveQuery:
         tree: LogTree,
         checkpoints: Checkpoints,
         processor: EntryProcessor,
+        integrator: IndexIntegrator | None = None,
     ) -> None:
         self._repository = repository
         self._log = log_store
         self._index = index
-        self._integrator = IndexIntegrator(index, log_store)
+        self._integrator = integrator or IndexIntegrator(index, log_store)
         self._tree = tree
         self._checkpoints = checkpoints
         self._processor = processor
