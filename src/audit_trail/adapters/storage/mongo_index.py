@@ -168,13 +168,28 @@ class MongoQueryIndex:
         start = max(start, 0)
         if end <= start:
             return []
+        runs: list[tuple[int, list[Any]]] = []
         with storage_errors():
+            # newest run first, back to the one holding ``start``: one round trip
             cursor = self._c.postings.find(
-                {"tenant": tenant, "map_key": map_key, "position": {"$gte": start, "$lt": end}},
-                {"_id": 0, "posting": 1},
-                sort=[("position", 1)],
+                {"tenant": tenant, "map_key": map_key, "position": {"$lt": end}},
+                {"_id": 0, "position": 1, "postings": 1, "posting": 1},
+                sort=[("position", -1)],
             )
-            return [bytes(document["posting"]) async for document in cursor]
+            try:
+                async for document in cursor:
+                    run = document.get("postings", [document.get("posting")])
+                    runs.append((document["position"], run))
+                    if document["position"] <= start:
+                        break
+            finally:
+                await cursor.close()
+            postings: list[bytes] = []
+            for position, run in reversed(runs):
+                postings.extend(
+                    bytes(raw) for raw in run[max(start - position, 0) : end - position]
+                )
+            return postings
 
     async def map_nodes(self, tenant: str, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
         if not ids:

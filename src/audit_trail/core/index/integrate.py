@@ -29,11 +29,17 @@ from audit_trail.core.index.map_cache import MapNodeCache
 from audit_trail.core.index.map_update import MapDamaged, update_map
 from audit_trail.core.index.postings import change_postings
 from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_hash
-from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
+from audit_trail.core.ports.index import (
+    IndexHead,
+    IndexWrite,
+    PostingHead,
+    PostingRun,
+    QueryIndex,
+)
 from audit_trail.core.ports.log import LogRecord, TenantLog
 
 MAX_RACES = 32  # integrations lost to other writers before giving up
-CHUNK = 2048  # changes integrated in one storage write
+CHUNK = 4096  # changes integrated in one storage write
 TURN = 256  # changes turned into postings between two turns of the event loop
 
 
@@ -127,13 +133,13 @@ class IndexIntegrator:
             leaf_at = None if head is None else head.leaf_index
             return _Step(IndexWrite(IndexHead(size, root, leaf_at), postings=(), posting_heads={}))
         heads = await self._index.posting_heads(tenant, appended)
-        postings: list[tuple[bytes, int, bytes]] = []
+        postings: list[PostingRun] = []
         new_heads: dict[bytes, PostingHead] = {}
         for map_key, added in appended.items():
             before = heads.get(map_key, PostingHead(0, ()))
             edge = CompactRange(before.size, before.edge)
             edge.append([digest for _, digest in added])
-            postings.extend((map_key, before.size + n, raw) for n, (raw, _) in enumerate(added))
+            postings.append(PostingRun(map_key, before.size, tuple(raw for raw, _ in added)))
             new_heads[map_key] = PostingHead(edge.size, edge.hashes)
         update = await update_map(
             TenantMap(self._index, tenant),
