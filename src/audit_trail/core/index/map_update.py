@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +21,7 @@ from audit_trail.core.errors import LogDamaged
 from audit_trail.core.index.map import (
     EMPTY,
     EMPTY_CHILD,
+    KEY_SIZE,
     ROOT_ID,
     SINGLE_ID,
     Child,
@@ -177,7 +178,7 @@ async def _load(
                 if node.hash != expected:
                     raise MapDamaged(f"the map's node {nid.hex()} does not hash to its parent's")
             loaded[nid] = node
-            cut = bisect_left(group, 1, key=_bit_of(depth))
+            cut = bisect_left(group, _first_one(group[0], depth))
             for part, child in ((group[:cut], node.left), (group[cut:], node.right)):
                 if part and isinstance(child, NodeChild):
                     below[node_id(part[0], depth + 1)] = (child.hash, part)
@@ -195,14 +196,18 @@ def _decode(nid: bytes, data: bytes) -> InternalNode:
         raise MapDamaged(f"the map's node {nid.hex()} is malformed: {error}") from None
 
 
-def _bit_of(depth: int) -> Callable[[bytes], int]:
-    return lambda key: bit(key, depth)
+def _first_one(key: bytes, depth: int) -> bytes:
+    """The least key that shares ``key``'s first ``depth`` bits and has bit ``depth``
+    set: in keys sorted and sharing those bits, the ones from it on have bit 1."""
+    at, shift = divmod(depth, 8)
+    byte = key[at] & (0xFF << (8 - shift)) & 0xFF | 0x80 >> shift
+    return key[:at] + bytes((byte,)) + bytes(KEY_SIZE - at - 1)
 
 
 def _cut(leaves: list[tuple[bytes, bytes]], depth: int) -> int:
     """Where, in leaves sorted by key and sharing their first ``depth`` bits, bit
     ``depth`` of the key turns 1."""
-    return bisect_left(leaves, 1, key=lambda leaf: bit(leaf[0], depth))
+    return bisect_left(leaves, (_first_one(leaves[0][0], depth),))
 
 
 async def _merge_in_turns(
