@@ -9,8 +9,8 @@ on the head it was computed from, and survives a writer killed at any point:
    set ``pending = {token, at}``. At most one write per tenant is pending.
 2. **Journal** (one ordered ``insert_many``): the whole ``IndexWrite`` as chunks
    ``<token>:n``, chunk 0 last: once chunk 0 is stored the journal is complete.
-3. **Apply** (one unordered bulk write per collection, the three at once):
-   postings inserted, posting heads and map nodes upserted *fenced* by ``seq``.
+3. **Apply** (unordered bulk writes of at most 1,000 each, the three collections at
+   once): postings inserted, posting heads and map nodes upserted *fenced* by ``seq``.
 4. **Finish** (one ``update_one`` on ``pending.token``): the new head fields, the
    pending claim cleared; then the journal is deleted (one ``delete_many``).
 

@@ -63,6 +63,7 @@ MAP_NODE_INDEXES = [
 ]
 
 CHUNK_BYTES = 4 * 1024 * 1024  # journal bytes per chunk document, well under 16 MB
+BULK_REQUESTS = 1000  # writes per bulk write when a journal is applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +184,16 @@ def _fenced(key: dict[str, Any], values: dict[str, Any], seq: int) -> UpdateOne:
 
 
 async def _bulk(collection: Any, requests: Sequence[Any]) -> None:
+    """Run ``requests`` unordered, ``BULK_REQUESTS`` at a time (each bulk write is one
+    operation, bounded by the client's timeout: a large integration is many small
+    ones, which its idempotence allows)."""
+    for start in range(0, len(requests), BULK_REQUESTS):
+        await _bulk_once(collection, requests[start : start + BULK_REQUESTS])
+
+
+async def _bulk_once(collection: Any, requests: Sequence[Any]) -> None:
     """Run ``requests`` unordered; duplicate keys (applied already, or fenced off by a
     later write) are what idempotence expects, anything else is raised."""
-    if not requests:
-        return
     try:
         await collection.bulk_write(list(requests), ordered=False)
     except BulkWriteError as exc:
