@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
-from audit_trail.core.index.keys import INDEX_KEY_BYTES
+from audit_trail.core.index.keys import INDEX_KEY_BYTES, Filed
 from audit_trail.core.integrity.merkle import HASH_SIZE
+from audit_trail.core.model import Actor, Target
 from audit_trail.core.ports.index import (
     IndexHead,
     IndexWrite,
@@ -28,14 +28,16 @@ from audit_trail.core.ports.index import (
     PostingHead,
     PostingRun,
 )
+from audit_trail.core.timestamps import from_epoch_millis
 
 T = TypeVar("T")
 Reader = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
 Writer = Callable[[Callable[[aiosqlite.Connection], Awaitable[T]]], Awaitable[T]]
 
 _CHUNK = 500  # bound parameters per IN (...) list
-_REVISION = ", ".join(f"r.{c}" for c in COLUMNS)
-_PREVIOUS = ", ".join(f"p.{c}" for c in COLUMNS)
+_FILED = ("id", "revision", "occurred_at", "action", "actor_id", "target_type", "target_id")
+_REVISION = ", ".join(f"r.{c}" for c in (*_FILED, "deleted"))
+_PREVIOUS = ", ".join(f"p.{c}" for c in (*_FILED, "deleted"))
 # S608: constant column names only; values are bound
 _SELECT_CHANGES = (
     f"SELECT l.idx, l.leaf_hash, l.entry_id IS NOT NULL, {_REVISION}, {_PREVIOUS} FROM log l"  # noqa: S608
@@ -86,22 +88,17 @@ class SqliteQueryIndex:
         return _head(await self._read(_SELECT_HEAD, (tenant,)))
 
     async def changes(self, tenant: str, start: int, end: int) -> Sequence[LoggedChange]:
-        width = len(COLUMNS)
+        width = len(_FILED)
         changes: list[LoggedChange] = []
         for row in await self._read(_SELECT_CHANGES, (tenant, start, end)):
             index, digest, commits = row[0], bytes(row[1]), row[2]
-            revision, previous = row[3 : 3 + width], row[3 + width :]
             if not commits:
                 changes.append(LoggedChange(index, digest))
                 continue
-            changes.append(
-                LoggedChange(
-                    index,
-                    digest,
-                    row_to_entry(revision, evidence=False),
-                    None if previous[0] is None else row_to_entry(previous, evidence=False),
-                )
-            )
+            revision = _filed(row[3 : 4 + width])
+            previous = row[4 + width :]
+            before = None if previous[0] is None else _filed(previous)
+            changes.append(LoggedChange(index, digest, revision, before))
         return changes
 
     async def posting_heads(
@@ -187,6 +184,22 @@ class SqliteQueryIndex:
             )
 
         await self._write(apply)
+
+
+def _filed(columns: Sequence[Any]) -> Filed:
+    entry_id, revision, occurred_at, action, actor_id, target_type, target_id, deleted = columns
+    target = None
+    if target_type is not None and target_id is not None:
+        target = Target(type=target_type, id=target_id)
+    return Filed(
+        id=entry_id,
+        revision=revision,
+        occurred_at=from_epoch_millis(occurred_at),
+        action=action,
+        actor=Actor(id=actor_id),
+        target=target,
+        deleted=bool(deleted),
+    )
 
 
 def _head(rows: Sequence[sqlite3.Row]) -> IndexHead | None:

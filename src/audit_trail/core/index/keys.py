@@ -13,14 +13,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from audit_trail.core.model import Entry
+from audit_trail.core.model import Actor, Target
 
 INDEX_KEY_BYTES = 32
 INDEX_KEY_DOMAIN = b"audit-trail:index-key:v1"
+
+
+class Filable(Protocol):
+    """What files a revision under its buckets and names it in a posting: an ``Entry``
+    is one, and so is ``Filed``, which storage reads without the rest of the entry."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def actor(self) -> Actor: ...
+    @property
+    def target(self) -> Target | None: ...
+    @property
+    def deleted(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """The fields of a revision that the index reads (its ``Filable`` part)."""
+
+    id: str
+    revision: int
+    occurred_at: datetime
+    action: str
+    actor: Actor
+    target: Target | None
+    deleted: bool
 
 
 class IndexKind(StrEnum):
@@ -87,7 +121,7 @@ def buckets_between(kind: IndexKind, since: datetime, until: datetime) -> Iterat
         moment += kind.span
 
 
-def revision_keys(revision: Entry) -> list[IndexKey]:
+def revision_keys(revision: Filable) -> list[IndexKey]:
     """The buckets ``revision`` is filed under (a tombstone under none of its own: its
     postings go to the buckets of the revision it ends)."""
     if revision.deleted:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from audit_trail.core.model import Entry
+from audit_trail.core.index.keys import Filable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +24,8 @@ class LoggedChange:
 
     index: int
     leaf_hash: bytes
-    revision: Entry | None = None
-    previous: Entry | None = None
+    revision: Filable | None = None
+    previous: Filable | None = None
 
 
 @dataclass(frozen=True, slots=True)
