@@ -17,17 +17,16 @@ from dependency_injector import providers
 
 from audit_trail.adapters.clock import FixedClock
 from audit_trail.core import StorageUnavailable
-from audit_trail.core.ports.idempotency import IdempotencyRecord, IdempotencyStore
+from audit_trail.core.ports.idempotency import IdempotencyRecord
 from audit_trail.core.ports.log import LogRecord
 from audit_trail.core.ports.storage import Storage
 from audit_trail.core.timestamps import to_epoch_millis
 from audit_trail.core.usecases.idempotent import request_fingerprint
-from audit_trail.entrypoints.container import Container, build_container
+from audit_trail.entrypoints.container import build_container
 from audit_trail.entrypoints.resources import open_repository
 from audit_trail.entrypoints.settings import Settings
 from tests.api.client import Api, entry, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
-from tests.api.test_composition import provided
 from tests.api.tokens import KeyPair, Tokens
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -72,7 +71,6 @@ class Service:
     tokens: Tokens
     clock: FixedClock = field(default_factory=lambda: FixedClock(START))
     storage: Storing | None = None
-    container: Container | None = None
 
     async def start(self) -> Api:
         container = build_container(self.settings)
@@ -84,7 +82,6 @@ class Service:
                 yield self.storage
 
         container.repository.override(providers.Resource(storing, self.settings))
-        self.container = container
         return Api(await self.serve(self.framework, self.settings, container), self.tokens)
 
 
@@ -205,8 +202,8 @@ async def test_an_abandoned_claim_is_taken_over_when_its_lease_ends(
 ) -> None:
     """A process that claimed a key and died before storing anything: the key is in use
     for the lease, then the retry stores the entry, under the id the claim chose."""
-    assert service.container is not None
-    store: IdempotencyStore = await provided(service.container.idempotency_store())
+    assert service.storage is not None
+    store = service.storage.inner.idempotency()
     now = to_epoch_millis(service.clock.now())
     lease = int(service.settings.idempotency_lease_seconds * 1000)
     body = entry()
