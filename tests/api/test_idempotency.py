@@ -271,3 +271,15 @@ async def test_without_a_key_every_request_is_recorded(api: Api) -> None:
     for _ in range(2):
         assert (await post(api, "/entries", entry())).status_code == 201
     assert await stored(api) == (2, 2)
+
+
+async def test_the_openapi_document_describes_the_key_on_both_routes(api: Api) -> None:
+    document = (await api.call("GET", "/openapi.json", anonymous=True)).json()
+    for path in ("/entries", "/entries/batch"):
+        operation = document["paths"]["/apiv3/audit_trail" + path]["post"]
+        assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+        responses = operation["responses"]
+        assert "Idempotency-Key in use" in responses["409"]["description"]
+        assert "Retry-After" in responses["409"]["headers"]
+        assert "Idempotency-Key reused" in responses["422"]["description"]
+        assert "Idempotent-Replayed" in responses["201"]["headers"]
