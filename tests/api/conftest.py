@@ -13,20 +13,21 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from audit_trail.entrypoints import litestar_app, quart_app
+from audit_trail.entrypoints.container import Container
 from audit_trail.entrypoints.settings import Settings
 from tests.api.client import Api
 from tests.api.tokens import AUDIENCE, ISSUER, KeyPair, Tokens
 from tests.mongo import lease_database
 from tests.servers import MongodServer, RedisServer
 
-FRAMEWORKS: dict[str, Callable[[Settings], Any]] = {
+FRAMEWORKS: dict[str, Callable[..., Any]] = {
     "quart": quart_app.create_app,
     "litestar": litestar_app.create_app,
 }
@@ -94,7 +95,10 @@ def tokens(keys: KeyPair) -> Tokens:
     return Tokens(keys, KeyPair.generate())
 
 
-Serve = Callable[[str, Settings], Awaitable[httpx.AsyncClient]]
+class Serve(Protocol):
+    def __call__(
+        self, framework: str, settings: Settings, container: Container | None = None
+    ) -> Awaitable[httpx.AsyncClient]: ...
 
 
 @pytest.fixture
@@ -102,8 +106,11 @@ async def serve() -> AsyncIterator[Serve]:
     """Starts apps (lifespan included) for a test; stops them and their clients after."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def start(framework: str, settings: Settings) -> httpx.AsyncClient:
-            app = FRAMEWORKS[framework](settings)
+        async def start(
+            framework: str, settings: Settings, container: Container | None = None
+        ) -> httpx.AsyncClient:
+            """``container``: the app's composition root, some providers overridden."""
+            app = FRAMEWORKS[framework](settings, container)
             await stack.enter_async_context(LifespanManager(app))
             # The app itself, not the manager's: asgi-lifespan 2.1 hands one shared
             # state dict to every request, and Litestar keeps per-request state there.

@@ -112,3 +112,24 @@ class LogRangeError(DomainError):
 class LogDamaged(DomainError):
     """The tenant's log lacks leaves or subtree hashes it must hold: its storage was
     altered or damaged. Not a passing outage: retrying does not help."""
+
+
+class IdempotencyKeyInUse(DomainError):
+    """A request with this Idempotency-Key is still being processed; nothing of this
+    one was done. The caller may retry (with the same key) after ``retry_after``
+    seconds."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__("a request with this Idempotency-Key is still being processed")
+
+
+class IdempotencyKeyReused(DomainError):
+    """This Idempotency-Key was used, within its window, for a request with another
+    body (or another operation); nothing of this one was done."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was already used for a different request; "
+            "use a new key for a new request"
+        )

@@ -31,6 +31,7 @@ from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.ports import QueryCache, TokenVerifier
+from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.storage import Storage
@@ -44,6 +45,7 @@ from audit_trail.core.usecases import (
     RecordEntry,
 )
 from audit_trail.core.usecases.evidence import LogEvidence
+from audit_trail.core.usecases.idempotent import IdempotentRecording
 from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.entrypoints.http.api import HttpApi
@@ -178,6 +180,11 @@ def storage_query_index(storage: Storage) -> QueryIndex:
     return storage.query_index()
 
 
+def storage_idempotency(storage: Storage) -> IdempotencyStore:
+    """The Idempotency-Key records the storage keeps beside the entries."""
+    return storage.idempotency()
+
+
 def build_committer(
     repository: TenantLog, cache: QueryCache, index: IndexUpkeep | None, settings: Settings
 ) -> GroupCommitter:
@@ -236,6 +243,17 @@ class Container(containers.DeclarativeContainer):
     entry_factory = providers.Singleton(EntryFactory, processor, clock, ids)
     record_entry = providers.Singleton(RecordEntry, committer, processor, entry_factory)
     record_entries = providers.Singleton(RecordEntries, committer, processor, entry_factory)
+    idempotency_store = providers.Singleton(storage_idempotency, repository)
+    idempotent_recording = providers.Singleton(
+        IdempotentRecording,
+        idempotency_store,
+        repository,
+        processor,
+        clock,
+        ids,
+        ttl_seconds=settings.provided.idempotency_ttl_seconds,
+        lease_seconds=settings.provided.idempotency_lease_seconds,
+    )
     get_entry = providers.Singleton(GetEntry, repository, processor)
     json_encoder = providers.Singleton(MsgspecJsonEncoder)
     query_entries = providers.Singleton(
@@ -269,6 +287,7 @@ class Container(containers.DeclarativeContainer):
         delete=delete_entry,
         history=entry_history,
         prove=prove_query,
+        idempotent=idempotent_recording,
         max_batch_entries=settings.provided.max_batch_entries,
     )
     evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)

@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response.base import ASGIResponse
 
-from audit_trail.entrypoints.container import build_container, start, stop
+from audit_trail.entrypoints.container import Container, build_container, start, stop
 from audit_trail.entrypoints.http import (
     ROUTES,
     HttpApi,
@@ -96,8 +96,11 @@ def _options_refused(template: str, index: int) -> HTTPRouteHandler:
     return handler
 
 
-def create_app(settings: Settings) -> Litestar:
-    container = build_container(settings)
+def create_app(settings: Settings, container: Container | None = None) -> Litestar:
+    """The app on ``settings``; ``container``: a composition root built from them
+    with some providers overridden (tests), instead of a new one."""
+    if container is None:
+        container = build_container(settings)
 
     async def open_resources() -> None:
         app.state.http_api = await start(container)

@@ -19,7 +19,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter, Map
 
-from audit_trail.entrypoints.container import build_container, start, stop
+from audit_trail.entrypoints.container import Container, build_container, start, stop
 from audit_trail.entrypoints.http import (
     ROUTES,
     HttpApi,
@@ -86,7 +86,9 @@ def _collapsing_slashes(asgi_app: _AsgiApp) -> _AsgiApp:
     return collapsed
 
 
-def create_app(settings: Settings) -> Quart:
+def create_app(settings: Settings, container: Container | None = None) -> Quart:
+    """The app on ``settings``; ``container``: a composition root built from them
+    with some providers overridden (tests), instead of a new one."""
     app = Quart("audit_trail")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Route "/a/" and "/a//b" as "/a" and "/a/b" (as Litestar does), never redirect.
@@ -94,7 +96,8 @@ def create_app(settings: Settings) -> Quart:
     app.url_map.merge_slashes = False
     app.url_map.converters["segment"] = _SegmentConverter
     app.asgi_app = _collapsing_slashes(app.asgi_app)  # type: ignore[method-assign, assignment]
-    container = build_container(settings)
+    if container is None:
+        container = build_container(settings)
 
     @app.before_serving
     async def open_resources() -> None:

@@ -66,6 +66,8 @@ class Settings:
     max_body_bytes: int = 1 * MIB
     max_batch_entries: int = 1000
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
+    idempotency_ttl_seconds: int = 86_400  # how long an Idempotency-Key's outcome is kept
+    idempotency_lease_seconds: float = 30.0  # a keyed request in flight holds its key this long
     # plugins
     plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
@@ -93,6 +95,8 @@ class Settings:
             "max_body_bytes",
             "max_batch_entries",
             "max_pending_writes",
+            "idempotency_ttl_seconds",
+            "idempotency_lease_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")

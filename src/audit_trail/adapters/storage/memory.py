@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites, check_groups
+from audit_trail.adapters.storage.memory_idempotency import InMemoryIdempotencyStore
 from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
@@ -43,6 +44,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._ids: set[str] = set()
         self._logs: dict[str, _Log] = {}
         self._index: InMemoryQueryIndex | None = None
+        self._idempotency = InMemoryIdempotencyStore()
 
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
@@ -119,6 +121,10 @@ class InMemoryEntryRepository(SingleChangeWrites):
         if self._index is None:
             self._index = InMemoryQueryIndex(self)
         return self._index
+
+    def idempotency(self) -> InMemoryIdempotencyStore:
+        """The Idempotency-Key records of this repository."""
+        return self._idempotency
 
     def changes(self, tenant: str, start: int, end: int) -> list[LoggedChange]:
         """The leaves ``start <= index < end`` as changes (for ``InMemoryQueryIndex``)."""

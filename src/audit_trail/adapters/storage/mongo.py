@@ -36,6 +36,11 @@ from audit_trail.adapters.storage.mongo_documents import (
     revisions_range,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
+from audit_trail.adapters.storage.mongo_idempotency import (
+    IDEMPOTENCY_COLLECTION,
+    IDEMPOTENCY_INDEXES,
+    MongoIdempotencyStore,
+)
 from audit_trail.adapters.storage.mongo_index import MongoQueryIndex
 from audit_trail.adapters.storage.mongo_index_journal import (
     HEADS_COLLECTION,
@@ -110,6 +115,8 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
             journal=collection(JOURNAL_COLLECTION),
         )
         self._index = MongoQueryIndex(self._index_collections)
+        self._idempotency_records = collection(IDEMPOTENCY_COLLECTION)
+        self._idempotency = MongoIdempotencyStore(self._idempotency_records)
 
     @classmethod
     async def open(
@@ -155,10 +162,15 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
             await index.postings.create_indexes(POSTING_INDEXES)
             await index.posting_heads.create_indexes(POSTING_HEAD_INDEXES)
             await index.map_nodes.create_indexes(MAP_NODE_INDEXES)
+            await self._idempotency_records.create_indexes(IDEMPOTENCY_INDEXES)
 
     def query_index(self) -> MongoQueryIndex:
         """The query index of these tenant logs (``mongo_index``; one per repository)."""
         return self._index
+
+    def idempotency(self) -> MongoIdempotencyStore:
+        """The Idempotency-Key records (``mongo_idempotency``; one per repository)."""
+        return self._idempotency
 
     @property
     def index_collections(self) -> IndexCollections:

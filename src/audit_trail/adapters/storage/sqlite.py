@@ -27,6 +27,7 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.adapters.storage.sqlite_idempotency import SqliteIdempotencyStore, create_schema
 from audit_trail.adapters.storage.sqlite_index import SqliteQueryIndex
 from audit_trail.adapters.storage.sqlite_log import (
     SELECT_LEAF_INDEX,
@@ -90,6 +91,7 @@ class SqliteEntryRepository(SingleChangeWrites):
                 await _write_ahead_logging(writer, busy_timeout_ms)
                 await writer.execute_fetchall("PRAGMA synchronous = FULL")
                 await _in_transaction(writer, migrate)
+                await _in_transaction(writer, create_schema)
                 reader = await _connect(path, busy_timeout_ms)
                 await reader.execute_fetchall("PRAGMA query_only = ON")
             except BaseException:
@@ -190,6 +192,10 @@ class SqliteEntryRepository(SingleChangeWrites):
     def query_index(self) -> SqliteQueryIndex:
         """The query index of this file's tenant logs."""
         return SqliteQueryIndex(self._read, self._write)
+
+    def idempotency(self) -> SqliteIdempotencyStore:
+        """The Idempotency-Key records kept in this file (``sqlite_idempotency``)."""
+        return SqliteIdempotencyStore(self._read, self._write)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():

@@ -1,10 +1,12 @@
-"""Storage: what every storage adapter is, its entries, its tenant logs and their
-query index in one (the memory, SQLite and MongoDB adapters)."""
+"""Storage: what every storage adapter is, its entries, its tenant logs, their
+query index and the Idempotency-Key records in one (the memory, SQLite and MongoDB
+adapters)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.repository import EntryRepository
@@ -13,4 +15,8 @@ from audit_trail.core.ports.repository import EntryRepository
 class Storage(EntryRepository, TenantLog, Protocol):
     def query_index(self) -> QueryIndex:
         """The query index kept beside these tenant logs."""
+        ...
+
+    def idempotency(self) -> IdempotencyStore:
+        """The Idempotency-Key records kept beside these entries."""
         ...

@@ -21,16 +21,23 @@ from audit_trail.core.validation import identifier
 
 @dataclass(frozen=True, slots=True)
 class RecordEntryCommand:
+    """``entry_id``: the id to record the entry under (an Idempotency-Key's claim
+    chose it); None for a new one."""
+
     principal: Principal
     draft: EntryDraft
     context: RequestContext = field(default_factory=RequestContext)
+    entry_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RecordEntriesCommand:
+    """``entry_ids``: one id per draft to record them under; None for new ones."""
+
     principal: Principal
     drafts: Sequence[EntryDraft]
     context: RequestContext = field(default_factory=RequestContext)
+    entry_ids: Sequence[str] | None = None
 
 
 class EntryFactory:
@@ -43,11 +50,15 @@ class EntryFactory:
         self._ids = ids
 
     async def create(
-        self, principal: Principal, draft: EntryDraft, context: RequestContext
+        self,
+        principal: Principal,
+        draft: EntryDraft,
+        context: RequestContext,
+        entry_id: str | None = None,
     ) -> Entry:
         now = self._clock.now()
         entry = Entry(
-            id=self._ids.new_id(),
+            id=entry_id or self._ids.new_id(),
             tenant=principal.tenant,
             action=draft.action,
             outcome=draft.outcome,
@@ -115,7 +126,9 @@ class RecordEntry(_Recorder):
 
     async def execute(self, command: RecordEntryCommand) -> Entry:
         command.principal.require(Scope.WRITE)
-        entry = await self._factory.create(command.principal, command.draft, command.context)
+        entry = await self._factory.create(
+            command.principal, command.draft, command.context, command.entry_id
+        )
         record = sealed_record(entry, prev=None)
         await self._committer.append(entry.tenant, [record])
         entry = record.revision or entry
@@ -134,10 +147,14 @@ class RecordEntries(_Recorder):
         command.principal.require(Scope.WRITE)
         entries: list[Entry] = []
         errors: list[FieldError] = []
+        ids = command.entry_ids
+        if ids is not None and len(ids) != len(command.drafts):
+            raise ValueError("one entry id per draft")
         for index, draft in enumerate(command.drafts):
+            entry_id = None if ids is None else ids[index]
             try:
                 entries.append(
-                    await self._factory.create(command.principal, draft, command.context)
+                    await self._factory.create(command.principal, draft, command.context, entry_id)
                 )
             except ValidationFailed as failure:
                 errors.extend(failure.within(f"[{index}]").errors)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from audit_trail.core import Entry, ValidationFailed, validate_entry
 from audit_trail.core.ports import RequestContext
+from audit_trail.core.ports.idempotency import StoredResponse
 from audit_trail.core.serialization import entry_to_json
 from audit_trail.core.usecases import (
     AmendEntry,
@@ -21,11 +25,23 @@ from audit_trail.core.usecases import (
     RecordEntry,
     RecordEntryCommand,
 )
+from audit_trail.core.usecases.idempotent import (
+    IdempotentCommand,
+    IdempotentRecording,
+    Perform,
+    Render,
+    request_fingerprint,
+)
 from audit_trail.core.usecases.query_proof import ProveQuery, QueryProofRequest
 from audit_trail.core.usecases.read import DEFAULT_HISTORY_LIMIT
 from audit_trail.entrypoints.http.batch import validate_batch
 from audit_trail.entrypoints.http.body import json_body
 from audit_trail.entrypoints.http.conditional import etag, when_matching
+from audit_trail.entrypoints.http.idempotency import (
+    idempotency_key,
+    keyed_response,
+    stored_response,
+)
 from audit_trail.entrypoints.http.messages import (
     HttpRequest,
     HttpResponse,
@@ -53,8 +69,23 @@ def _one(status: int, entry: Entry, *headers: tuple[str, str]) -> HttpResponse:
     return json_response(status, entry_to_json(entry), (*headers, etag(entry)))
 
 
-def _many(status: int, entries: list[Entry]) -> HttpResponse:
+def _created(entry: Entry) -> HttpResponse:
+    return _one(201, entry, ("location", entry_location(entry.id)))
+
+
+def _many(status: int, entries: Sequence[Entry]) -> HttpResponse:
     return json_response(status, {"items": [entry_to_json(e) for e in entries]})
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """A recording request with an Idempotency-Key: what its fingerprint is made of,
+    and how many entries it records."""
+
+    key: str
+    operation: str
+    payload: object
+    count: int
 
 
 class EntryEndpoints:
@@ -71,6 +102,7 @@ class EntryEndpoints:
         delete: DeleteEntry,
         history: EntryHistory,
         prove: ProveQuery,
+        idempotent: IdempotentRecording,
         max_batch_entries: int,
     ) -> None:
         self._record = record
@@ -81,6 +113,7 @@ class EntryEndpoints:
         self._delete = delete
         self._history = history
         self._prove = prove
+        self._idempotent = idempotent
         self._max_batch_entries = max_batch_entries
         self._queries = ParsedQueries()
 
@@ -96,18 +129,55 @@ class EntryEndpoints:
         }
 
     async def record_entry(self, call: Call) -> HttpResponse:
-        draft = validate_entry(json_body(call.request))
-        command = RecordEntryCommand(call.caller, draft, _context(call.request))
-        entry = await self._record.execute(command)
-        return _one(201, entry, ("location", entry_location(entry.id)))
+        key = idempotency_key(call.request)
+        payload = json_body(call.request)
+        draft = validate_entry(payload)
+        context = _context(call.request)
+        if key is None:
+            entry = await self._record.execute(RecordEntryCommand(call.caller, draft, context))
+            return _created(entry)
+
+        async def perform(ids: Sequence[str]) -> StoredResponse:
+            command = RecordEntryCommand(call.caller, draft, context, ids[0])
+            return stored_response(_created(await self._record.execute(command)))
+
+        def render(entries: Sequence[Entry]) -> StoredResponse:
+            return stored_response(_created(entries[0]))
+
+        keyed = _Keyed(key, "recordEntry", payload, 1)
+        return await self._keyed(call, keyed, perform, render)
 
     async def record_entries(self, call: Call) -> HttpResponse:
-        drafts = validate_batch(json_body(call.request), self._max_batch_entries)
-        command = RecordEntriesCommand(call.caller, drafts, _context(call.request))
-        try:
-            return _many(201, await self._record_many.execute(command))
-        except ValidationFailed as failure:  # items are named [i]; the body calls them entries
-            raise failure.within("entries") from None
+        key = idempotency_key(call.request)
+        payload = json_body(call.request)
+        drafts = validate_batch(payload, self._max_batch_entries)
+        context = _context(call.request)
+
+        async def record(ids: Sequence[str] | None) -> list[Entry]:
+            command = RecordEntriesCommand(call.caller, drafts, context, ids)
+            try:
+                return await self._record_many.execute(command)
+            except ValidationFailed as failure:  # items are named [i]; the body: entries
+                raise failure.within("entries") from None
+
+        if key is None:
+            return _many(201, await record(None))
+
+        async def perform(ids: Sequence[str]) -> StoredResponse:
+            return stored_response(_many(201, await record(ids)))
+
+        def render(entries: Sequence[Entry]) -> StoredResponse:
+            return stored_response(_many(201, entries))
+
+        keyed = _Keyed(key, "recordEntries", payload, len(drafts))
+        return await self._keyed(call, keyed, perform, render)
+
+    async def _keyed(
+        self, call: Call, keyed: _Keyed, perform: Perform, render: Render
+    ) -> HttpResponse:
+        fingerprint = request_fingerprint(keyed.operation, keyed.payload)
+        command = IdempotentCommand(call.caller, keyed.key, fingerprint, keyed.count)
+        return keyed_response(await self._idempotent.execute(command, perform, render))
 
     async def query_entries(self, call: Call) -> HttpResponse:
         request = self._queries.parse(call.request.raw_query)

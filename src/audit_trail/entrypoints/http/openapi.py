@@ -7,12 +7,14 @@ from typing import Any
 from audit_trail.core import Outcome, SortOrder
 from audit_trail.core.query import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 from audit_trail.core.validation import ACTION_PATTERN, MAX_ID_LENGTH
+from audit_trail.entrypoints.http.idempotency import MAX_KEY_LENGTH
 from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
 from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
 from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
 from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref, text, timestamp
 
 _ID: Schema = text(MAX_ID_LENGTH)
+IDEMPOTENT_OPERATIONS = frozenset({"recordEntry", "recordEntries"})
 QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
     "actor_id": ("Entries by this actor.", _ID),
     "actor_type": ("Entries by actors of this type.", _ID),
@@ -58,6 +60,17 @@ def _problem(kind: ProblemType, headers: dict[str, Any] | None = None) -> dict[s
     return response
 
 
+def _also(
+    response: dict[str, Any], kind: ProblemType, headers: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``response`` (one status) describing ``kind`` too, with its headers."""
+    described = f"{response['description']} Or {kind.title}: {kind.description}"
+    merged = {**response, "description": described}
+    if headers:
+        merged["headers"] = {**response.get("headers", {}), **headers}
+    return merged
+
+
 def _problems_of(route: Route) -> dict[str, Any]:
     kinds = {k.slug: k for k in PROBLEM_TYPES}
     slugs = ["body-too-large"]
@@ -73,19 +86,25 @@ def _problems_of(route: Route) -> dict[str, Any]:
             slugs.append("log-range")
     if route.method == "POST" and route.scope is not None:
         slugs.append("overloaded")
+    if route.operation in IDEMPOTENT_OPERATIONS:
+        slugs += ["idempotency-key-invalid", "idempotency-key-in-use", "idempotency-key-reused"]
     if route.path_params:
         slugs.append("not-found")
     if route.conditional:
         slugs += ["precondition-failed", "conflict"]
     problems: dict[str, Any] = {}
-    for slug in slugs:
+    for slug in dict.fromkeys(slugs):
         kind = kinds[slug]
         header = None
         if slug == "unauthenticated":
             header = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-        if slug in ("storage-unavailable", "overloaded"):
+        if slug in ("storage-unavailable", "overloaded", "idempotency-key-in-use"):
             header = {"Retry-After": {"schema": {"type": "integer"}}}
-        problems.setdefault(str(kind.status), _problem(kind, header))
+        status = str(kind.status)
+        if status in problems:
+            problems[status] = _also(problems[status], kind, header)
+        else:
+            problems[status] = _problem(kind, header)
     problems["default"] = _problem(kinds["internal-error"])
     return problems
 
@@ -106,6 +125,12 @@ def _success(route: Route) -> dict[str, Any]:
         }
     if route.operation == "recordEntry":
         headers["Location"] = {"schema": {"type": "string"}}
+    if route.operation in IDEMPOTENT_OPERATIONS:
+        headers["Idempotent-Replayed"] = {
+            "description": "`true` when this replays the first answer to the request's "
+            "`Idempotency-Key` (nothing new was stored); absent otherwise.",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
     if headers:
         response["headers"] = headers
     return response
@@ -130,6 +155,21 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         }
         for name in (*route.integers, *route.optional_integers)
     ]
+    if route.operation in IDEMPOTENT_OPERATIONS:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "description": "A key of the client's choosing (draft-ietf-httpapi-"
+                'idempotency-key-header), sent as a string (`"key"`) or a bare token, 1 to '
+                f"{MAX_KEY_LENGTH} printable ASCII characters. Within "
+                "`AUDIT_IDEMPOTENCY_TTL_SECONDS` (default 24 h) a request with the same "
+                "key and body gets the first answer again and stores nothing new; another "
+                "body is a 422; while the first is in flight, a 409. Keys are per tenant. "
+                "Retry with the same key after a 503.",
+                "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH + 2},
+            }
+        )
     if route.conditional:
         params.append(
             {

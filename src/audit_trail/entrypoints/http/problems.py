@@ -17,6 +17,8 @@ from audit_trail.core import (
     EntryNotFound,
     EntryTooLarge,
     Forbidden,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     LogDamaged,
     LogRangeError,
     Overloaded,
@@ -77,7 +79,8 @@ STORAGE_UNAVAILABLE = ProblemType(
     "storage-unavailable",
     503,
     "Storage unavailable",
-    "The storage backend did not answer; retry after `Retry-After` seconds.",
+    "The storage backend did not answer; retry after `Retry-After` seconds, with the same "
+    "`Idempotency-Key`: the write may have been stored.",
 )
 ENTRY_TOO_LARGE = ProblemType(
     "entry-too-large", 413, "Entry too large", "The entry is too large to store."
@@ -120,7 +123,28 @@ OVERLOADED = ProblemType(
     503,
     "Overloaded",
     "Too many writes are waiting for storage; nothing of this request was stored. "
-    "Retry after `Retry-After` seconds.",
+    "Retry after `Retry-After` seconds, with the same `Idempotency-Key`.",
+)
+IDEMPOTENCY_KEY_INVALID = ProblemType(
+    "idempotency-key-invalid",
+    400,
+    "Invalid Idempotency-Key",
+    "The `Idempotency-Key` header is not a string of 1 to 255 printable ASCII characters "
+    '(sent as `"key"`, or as a bare token).',
+)
+IDEMPOTENCY_KEY_IN_USE = ProblemType(
+    "idempotency-key-in-use",
+    409,
+    "Idempotency-Key in use",
+    "A request with this `Idempotency-Key` is still being processed; nothing of this one "
+    "was done. Retry after `Retry-After` seconds with the same key.",
+)
+IDEMPOTENCY_KEY_REUSED = ProblemType(
+    "idempotency-key-reused",
+    422,
+    "Idempotency-Key reused",
+    "This `Idempotency-Key` was used for a different request (another body or operation) "
+    "within its window; nothing of this one was done. Use a new key for a new request.",
 )
 LOG_DAMAGED = ProblemType(
     "log-damaged",
@@ -154,6 +178,9 @@ PROBLEM_TYPES = (
     OVERLOADED,
     LOG_RANGE,
     LOG_DAMAGED,
+    IDEMPOTENCY_KEY_INVALID,
+    IDEMPOTENCY_KEY_IN_USE,
+    IDEMPOTENCY_KEY_REUSED,
 )
 
 
@@ -202,17 +229,23 @@ DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
     Forbidden: _Rule(FORBIDDEN),
     StorageUnavailable: _Rule(
         STORAGE_UNAVAILABLE,
-        lambda _: "the storage backend is unavailable; retry later",
+        lambda _: "the storage backend is unavailable; retry later with the same Idempotency-Key",
         lambda _: (("retry-after", str(RETRY_AFTER_SECONDS)),),
     ),
     EntryTooLarge: _Rule(ENTRY_TOO_LARGE, lambda _: "the entry is too large to store"),
     PluginFailed: _Rule(PLUGIN_FAILED, _plugin_failure_detail),
     Overloaded: _Rule(
         OVERLOADED,
-        lambda _: "too many writes are waiting for storage; retry later",
+        lambda _: (
+            "too many writes are waiting for storage; retry later with the same Idempotency-Key"
+        ),
         lambda e: (("retry-after", str(e.retry_after)),),
     ),
     LogRangeError: _Rule(LOG_RANGE),
+    IdempotencyKeyInUse: _Rule(
+        IDEMPOTENCY_KEY_IN_USE, headers=lambda e: (("retry-after", str(e.retry_after)),)
+    ),
+    IdempotencyKeyReused: _Rule(IDEMPOTENCY_KEY_REUSED),
     LogDamaged: _Rule(LOG_DAMAGED),
 }
 
