@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
 from audit_trail.core import Actor, Entry, Outcome, Target
+from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.integrity.leaf import sealed_record
 from audit_trail.core.ledger.checkpoints import Checkpoints
@@ -37,6 +38,7 @@ from audit_trail.verify.query import check_query_proof
 
 TENANT = "acme"
 START = datetime(2024, 3, 1, tzinfo=UTC)
+CURSORS = CursorCodec(b"query proofs, page cursors")
 SIGNER = Ed25519NoteSigner("cost.example/log", Ed25519PrivateKey.generate())
 
 
@@ -103,6 +105,7 @@ async def proof_figures(path: Path) -> tuple[int, int, int, float]:
             tree=tree,
             checkpoints=Checkpoints(storage, tree, SIGNER, "cost.example/log"),
             processor=_Shown(),
+            cursors=CURSORS,
         )
         day = START + timedelta(days=3)
         filters = EntryFilters(actor_id="u-page", since=day, until=day + timedelta(hours=23))

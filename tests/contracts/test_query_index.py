@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.core import Actor, Entry, Outcome, Target
+from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.index.keys import IndexKey, IndexKind
 from audit_trail.core.integrity.leaf import sealed_record
@@ -33,6 +34,7 @@ from audit_trail.verify.query import QueryResult, check_query_proof
 from tests.unit.fakes import RedactingEntryProcessor
 
 TENANT = "t1"
+CURSORS = CursorCodec(b"query proofs, page cursors")
 SIGNER = Ed25519NoteSigner("audit.example/log", Ed25519PrivateKey.generate())
 READER = Principal("auditor", TENANT, frozenset({"audit:read"}))
 AT = datetime(2024, 3, 5, 9, tzinfo=UTC)
@@ -82,6 +84,7 @@ async def prove(storage: Storage, filters: EntryFilters) -> dict[str, Any]:
         tree=tree,
         checkpoints=Checkpoints(storage, tree, SIGNER, "audit.example/audit-trail"),
         processor=_Shown(),
+        cursors=CURSORS,
     )
     return query_proof_json(await use_case.execute(QueryProofRequest(READER, filters)))
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 from audit_trail.core import Actor, Entry, Outcome, Target
+from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.integrity.leaf import b64, sealed_record
@@ -34,6 +35,7 @@ from .fakes import MeddlingEntryProcessor
 
 TENANT = "acme"
 ORIGIN = "audit.example/audit-trail"
+CURSORS = CursorCodec(b"query proofs, page cursors")
 SIGNER = Ed25519NoteSigner("audit.example/log", Ed25519PrivateKey.generate())
 READER = Principal("auditor", TENANT, frozenset({"audit:read"}))
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -95,6 +97,7 @@ class World:
             tree=tree,
             checkpoints=Checkpoints(self.repository, tree, SIGNER, ORIGIN),
             processor=_Quiet(),
+            cursors=CURSORS,
         )
         proof = await use_case.execute(QueryProofRequest(READER, filters))
         return query_proof_json(proof)

@@ -252,6 +252,7 @@ class Container(containers.DeclarativeContainer):
         tree=log_tree,
         checkpoints=checkpoints,
         processor=processor,
+        cursors=cursors,
     )
 
     # the HTTP layer
