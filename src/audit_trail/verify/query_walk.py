@@ -123,6 +123,8 @@ class QueryWalk:
         try:
             if page == 1:
                 self._first(body)
+            elif self._next is None:
+                raise fail(f"page {page}", f"follows page {page - 1}, whose next_cursor is null")
             elif self._pin != _pin(body):
                 raise fail(f"page {page}", "is pinned to another checkpoint or index leaf")
             parts = body.get("buckets")
@@ -168,6 +170,8 @@ class QueryWalk:
             key.bucket,
         ):
             raise fail(bucket.subject, "the answer proves another bucket in its place")
+        if "map" not in part:
+            raise fail(bucket.subject, "page 1 gives no map proof of it")
         try:
             value = verify_map_proof(
                 self._leaf.map_root, key.map_key(self._index_key), proof_from_json(part.get("map"))
