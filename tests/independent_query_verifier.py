@@ -478,10 +478,12 @@ def verify_query_pages(pages: Sequence[Any], vkey: str, query: Mapping[str, str]
     given = [Bucket(b["kind"], b["value"], b["bucket"]) for b in first["buckets"]]
     if given != expected:
         raise Invalid(f"the answer's buckets {given} are not the plan's {expected}")
-    logs = [
-        PostingLog(bucket, *verify_map_proof(map_key(index_key, bucket), part["map"], map_root))
-        for bucket, part in zip(expected, first["buckets"], strict=True)
-    ]
+    logs: list[PostingLog] = []
+    for bucket, part in zip(expected, first["buckets"], strict=True):
+        if "map" not in part:
+            raise Invalid(f"bucket {bucket}: page 1 gives no map proof of it")
+        size, root = verify_map_proof(map_key(index_key, bucket), part["map"], map_root)
+        logs.append(PostingLog(bucket, size, root))
     place = {log.bucket: n for n, log in enumerate(logs)}
 
     served: dict[str, Served] = {}
