@@ -22,11 +22,11 @@ AT = PageCursor(leaf_index=1043, tree_size=1044, bucket=2, position=100, size=25
 
 cursors = st.builds(
     PageCursor,
-    leaf_index=st.integers(0, 2**63),
-    tree_size=st.just(2**64 - 1),
+    leaf_index=st.integers(0, 2**63 - 2),
+    tree_size=st.just(2**63 - 1),
     bucket=st.integers(0, 63),
-    position=st.integers(0, 2**63),
-    size=st.just(2**64 - 1),
+    position=st.integers(0, 2**63 - 2),
+    size=st.just(2**63 - 1),
     query=st.just(DIGEST),
 )
 
@@ -87,6 +87,8 @@ def test_a_cursor_of_another_format_or_outside_the_plan_is_refused() -> None:
     assert "format" in refusal(CODEC.seal(newer[:-1], tenant="acme", scope=SCOPE))
     for leaf_index, tree_size, bucket, position, size in (
         (1044, 1044, 2, 100, 250),  # the index leaf is not in the checkpoint's tree
+        (1043, 2**64 - 1, 2, 100, 250),  # no log is that large
+        (1043, 1044, 2, 100, 2**63),  # nor any posting log
         (1043, 1044, 64, 0, 250),  # the plan has 64 buckets
         (1043, 1044, 2, 250, 250),  # a cursor never names a finished bucket
     ):

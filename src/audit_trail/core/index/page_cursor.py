@@ -28,6 +28,7 @@ DIGEST_BYTES = 16
 # version, index leaf's log index, checkpoint size, bucket, position, size, query digest
 _LAYOUT = struct.Struct(f">BQQHQQ{DIGEST_BYTES}s")
 _DIGEST_DOMAIN = b"audit-trail:query-proof-cursor:v1\x00"
+_MAX_INDEX = 2**63  # storage keeps log indices as signed 64-bit integers
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ class PageCursors:
                 "was issued for another query: a proof=1 cursor continues the query "
                 "with the same filters"
             )
-        if not (leaf_index < tree_size and bucket < buckets and position < size):
+        within = max(tree_size, size) < _MAX_INDEX
+        if not (within and leaf_index < tree_size and bucket < buckets and position < size):
             raise _refused("names no place in this query's plan")
         return PageCursor(leaf_index, tree_size, bucket, position, size, query)
 
