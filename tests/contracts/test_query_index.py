@@ -24,7 +24,7 @@ from audit_trail.core.integrity.merkle import leaf_hash
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.ports import EntryRepository
-from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
+from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, PostingRun, QueryIndex
 from audit_trail.core.ports.log import LogRecord, TenantLog
 from audit_trail.core.principal import Principal
 from audit_trail.core.query import EntryFilters, QuerySpec
@@ -146,12 +146,30 @@ async def test_concurrent_integrators_leave_one_consistent_index(storage: Storag
     assert [e["id"] for e in result.entries] == ["qi-0005", "qi-0002"]
 
 
+async def test_a_posting_log_written_in_runs_reads_back_any_range(storage: Storage) -> None:
+    index = storage.query_index()
+    key = IndexKey(IndexKind.ACTOR, "u-9", "all").map_key(await index.index_key(TENANT))
+    flat = [f"posting {n}".encode() * (n % 3 + 1) for n in range(8)]
+    head = None
+    for covers, (start, end) in enumerate([(0, 3), (3, 4), (4, 8)], 1):
+        write = IndexWrite(
+            IndexHead(covers, bytes([covers]) * 32),
+            postings=[PostingRun(key, start, tuple(flat[start:end]))],
+            posting_heads={key: PostingHead(end, (b"\x02" * 32,))},
+        )
+        assert await index.write(TENANT, head, write)
+        head = write.head
+    for start in range(-1, 10):
+        for end in range(max(start, 0), 11):
+            assert await index.postings(TENANT, key, start, end) == flat[max(start, 0) : end]
+
+
 async def test_a_write_lands_only_on_the_head_it_was_computed_from(storage: Storage) -> None:
     index = storage.query_index()
     key = IndexKey(IndexKind.ACTOR, "u-1", "all").map_key(await index.index_key(TENANT))
     first = IndexWrite(
         IndexHead(1, b"\x01" * 32),
-        postings=[(key, 0, b"p0")],
+        postings=[PostingRun(key, 0, (b"p0",))],
         posting_heads={key: PostingHead(1, (b"\x02" * 32,))},
         map_nodes={b"\x00": b"node"},
     )

@@ -20,6 +20,8 @@ from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
 from audit_trail.adapters.storage.sqlite_log import SELECT_NODES, nodes_parameter
 from audit_trail.adapters.storage.sqlite_schema import SCHEMA_VERSION
 from audit_trail.core.errors import StorageUnavailable
+from audit_trail.core.index.integrate import IndexIntegrator
+from audit_trail.core.integrity.leaf import sealed_record
 from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import to_epoch_millis
 from tests.contracts import rfc9162
@@ -245,3 +247,54 @@ async def test_a_file_of_a_later_schema_is_refused(database: Path) -> None:
 
     with pytest.raises(StorageUnavailable, match="version 99"):
         await SqliteEntryRepository.open(database)
+
+
+async def test_a_version_3_file_rebuilds_its_query_index_in_runs_under_the_same_key(
+    database: Path,
+) -> None:
+    async with await SqliteEntryRepository.open(database) as log:
+        entries = [make_entry("t1", recorded_at=moment(n)) for n in range(5)]
+        await log.commit("t1", [[sealed_record(entry, None)] for entry in entries])
+        before = await IndexIntegrator(log.query_index(), log).integrate("t1")
+        index_key = await log.query_index().index_key("t1")
+    with sqlite3.connect(database) as db:  # the file as version 3 kept it: a row a posting
+        runs = db.execute("SELECT tenant, map_key, position, postings FROM posting_runs").fetchall()
+        db.execute(
+            "CREATE TABLE postings (tenant TEXT NOT NULL, map_key BLOB NOT NULL,"
+            " position INTEGER NOT NULL, posting BLOB NOT NULL,"
+            " PRIMARY KEY (tenant, map_key, position)) WITHOUT ROWID"
+        )
+        for tenant, map_key, position, run in runs:
+            for offset, posting in enumerate(unframed(run)):
+                db.execute(
+                    "INSERT INTO postings VALUES (?, ?, ?, ?)",
+                    (tenant, map_key, position + offset, posting),
+                )
+        db.execute("DROP TABLE posting_runs")
+        db.execute("PRAGMA user_version = 3")
+    db.close()
+
+    async with await SqliteEntryRepository.open(database) as log:
+        index = log.query_index()
+        assert await index.head("t1") is None  # emptied, to be built again
+        assert await index.index_key("t1") == index_key
+        after = await IndexIntegrator(index, log).integrate("t1")
+        assert after.map_root == before.map_root  # the map its index leaf committed
+        assert after.leaf_index is not None
+        assert after.leaf_index > (before.leaf_index or 0)
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        assert "postings" not in tables
+        assert db.execute("SELECT COUNT(*) FROM posting_runs").fetchone()[0] > 0
+    db.close()
+
+
+def unframed(run: bytes) -> list[bytes]:
+    """The postings of one row of ``posting_runs``, each after its 2-byte length."""
+    postings, at = [], 0
+    while at < len(run):
+        length = int.from_bytes(run[at : at + 2], "big")
+        postings.append(run[at + 2 : at + 2 + length])
+        at += 2 + length
+    return postings

@@ -19,6 +19,7 @@ from typing import Any, cast
 import pytest
 from pymongo import AsyncMongoClient
 
+from audit_trail.adapters.storage import mongo_index_journal
 from audit_trail.adapters.storage.mongo import MongoEntryRepository
 from audit_trail.adapters.storage.mongo_index import MongoQueryIndex
 from audit_trail.adapters.storage.mongo_index_journal import IndexCollections, apply_write
@@ -190,3 +191,23 @@ async def test_a_late_writer_never_undoes_a_newer_write(database: Database) -> N
         await dying.complete(TENANT, left.token, left.seq, left.write)
         assert await other.query_index().head(TENANT) == newer
         await assert_proves_every_query(cast(Storage, other))
+
+
+async def test_a_write_applied_in_many_small_bulk_writes_proves_every_query(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulks: list[int] = []
+    real = mongo_index_journal._bulk_once
+
+    async def counted(collection: Any, requests: Any) -> None:
+        bulks.append(len(requests))
+        await real(collection, requests)
+
+    monkeypatch.setattr(mongo_index_journal, "BULK_REQUESTS", 3)
+    monkeypatch.setattr(mongo_index_journal, "_bulk_once", counted)
+    repository = await MongoEntryRepository.open(database.database)
+    await history(cast(Storage, repository))
+    await IndexIntegrator(repository.query_index(), repository).integrate(TENANT)
+    assert max(bulks) == 3
+    assert len(bulks) > 10  # the map's nodes and the posting logs, three at a time
+    await assert_proves_every_query(cast(Storage, repository))

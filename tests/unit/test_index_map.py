@@ -34,7 +34,9 @@ from audit_trail.core.index.map import (
     proof_to_json,
     verify_map_proof,
 )
+from audit_trail.core.index.map_cache import MapNodeCache
 from audit_trail.core.index.map_update import (
+    TURN,
     MapDamaged,
     MapStore,
     prove,
@@ -414,3 +416,58 @@ def test_json_proofs_round_trip() -> None:
     assert proof_to_json(proof) == as_json
     assert proof_from_json(as_json) == proof
     assert proof_from_json({"siblings": [], "leaf": None}) == MapProof((), None)
+
+
+# ---- what an integrator keeps between updates, and the turns it gives ------------------
+
+
+def test_an_update_given_the_nodes_it_knows_reads_none_of_them_and_writes_the_same() -> None:
+    keys_ = [sha(b"key", n.to_bytes(4, "big")) for n in range(1500)]
+    memory = InMemoryMapStore()
+    first = run(update_map(memory, EMPTY, {key: value(1) for key in keys_[:1000]}))
+    memory.apply(first)
+    cache = MapNodeCache()
+    cache.remember("acme", EMPTY, first.root, first.tree)
+
+    batch = {key: value(2) for key in keys_[500:1500]}  # 500 changed, 500 new
+    counted = CountingStore(memory)
+    blind = run(update_map(counted, memory.root, batch))
+    blind_calls, counted.node_calls = counted.node_calls, 0
+    knowing = run(update_map(counted, memory.root, batch, known=cache.nodes("acme", first.root)))
+    assert (knowing.root, knowing.nodes) == (blind.root, blind.nodes)
+    assert blind_calls > 0
+    assert counted.node_calls == 0  # every path of the batch lies in the first one's tree
+
+    memory.apply(knowing)
+    cache.remember("acme", first.root, knowing.root, knowing.tree)
+    again = {key: value(3) for key in keys_[::7]}
+    assert run(update_map(counted, memory.root, again, known=cache.nodes("acme", memory.root))) == (
+        run(update_map(memory, memory.root, again))
+    )
+    assert counted.node_calls == 0
+
+
+def test_a_large_update_lets_other_tasks_run_while_it_merges() -> None:
+    keys_ = [sha(b"key", n.to_bytes(4, "big")) for n in range(4000)]
+
+    async def scenario() -> tuple[int, int]:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        await update_map(InMemoryMapStore(), EMPTY, {key: value(1) for key in keys_})
+        during = ticks - before
+        done.set()
+        await task
+        return during, len(keys_) // TURN
+
+    during, pieces = run(scenario())
+    assert during >= pieces  # the loop turned at least once per TURN leaves merged

@@ -73,6 +73,15 @@ def test_a_revision_is_filed_under_its_hour_action_hour_actor_day_and_target_day
     assert revision_keys(entry(deleted=True)) == []
 
 
+@given(utc_millis)
+def test_a_revision_s_buckets_are_those_bucket_name_gives_its_instant(at: datetime) -> None:
+    keys = revision_keys(entry(occurred_at=at))
+    assert {key.bucket for key in keys if key.bucket != "all"} == {
+        bucket_name(key.kind, at) for key in keys
+    }
+    assert keys[0].bucket == bucket_name(IndexKind.TIME, at)
+
+
 def test_buckets_are_named_in_utc_with_four_digit_years() -> None:
     early = datetime(987, 1, 2, 3, tzinfo=UTC)
     assert bucket_name(IndexKind.TIME, early) == "0987-01-02T03"

@@ -16,11 +16,11 @@ TENANT = "t1"
 
 
 def setup(
-    delay: float | None,
+    delay: float | None, chunk: int = 4096
 ) -> tuple[InMemoryEntryRepository, GroupCommitter, IndexFollower | None]:
     storage = InMemoryEntryRepository()
     integrator = IndexIntegrator(storage.query_index(), storage)
-    follower = None if delay is None else IndexFollower(integrator, delay)
+    follower = None if delay is None else IndexFollower(integrator, delay, chunk=chunk)
     upkeep = IntegrateOnWrite(integrator) if follower is None else follower
     return storage, GroupCommitter(storage, CountingQueryCache(), index=upkeep), follower
 
@@ -59,6 +59,18 @@ async def test_the_follower_integrates_the_writes_of_its_delay_in_one_go() -> No
     assert await covers(storage) == 0  # the writes did not wait for it
     await eventually_covers(storage, positions[-1] + 1)
     assert await storage.size(TENANT) == len(positions) + 1  # one index leaf for all five
+    await follower.close()
+
+
+async def test_a_whole_chunk_of_changes_is_integrated_without_waiting_for_the_delay() -> None:
+    storage, committer, follower = setup(60, chunk=3)
+    assert follower is not None
+    first, second = await record(committer), await record(committer)
+    await asyncio.sleep(0.1)
+    assert await covers(storage) == 0  # two changes wait for the delay
+    third = await record(committer)
+    await eventually_covers(storage, third + 1)  # a third makes a chunk: at once
+    assert first < second < third
     await follower.close()
 
 

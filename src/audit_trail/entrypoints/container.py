@@ -253,6 +253,7 @@ class Container(containers.DeclarativeContainer):
         checkpoints=checkpoints,
         processor=processor,
         cursors=cursors,
+        integrator=index_integrator,  # one per process: it keeps the map nodes it wrote
     )
 
     # the HTTP layer

@@ -66,11 +66,11 @@ class InMemoryQueryIndex:
         index = self._of(tenant)
         if index.head != expected:
             return False
-        for map_key, position, raw in write.postings:
-            postings = index.postings.setdefault(map_key, [])
-            if position != len(postings):
-                raise AssertionError(f"posting {position} of a log of {len(postings)}")
-            postings.append(raw)
+        for run in write.postings:
+            postings = index.postings.setdefault(run.map_key, [])
+            if run.start != len(postings):
+                raise AssertionError(f"a run from {run.start} on a log of {len(postings)}")
+            postings.extend(run.postings)
         index.posting_heads.update(write.posting_heads)
         for node_id, node in write.map_nodes.items():
             if node is None:

@@ -9,8 +9,8 @@ on the head it was computed from, and survives a writer killed at any point:
    set ``pending = {token, at}``. At most one write per tenant is pending.
 2. **Journal** (one ordered ``insert_many``): the whole ``IndexWrite`` as chunks
    ``<token>:n``, chunk 0 last: once chunk 0 is stored the journal is complete.
-3. **Apply** (one unordered bulk write per collection, the three at once):
-   postings inserted, posting heads and map nodes upserted *fenced* by ``seq``.
+3. **Apply** (unordered bulk writes of at most 1,000 each, the three collections at
+   once): postings inserted, posting heads and map nodes upserted *fenced* by ``seq``.
 4. **Finish** (one ``update_one`` on ``pending.token``): the new head fields, the
    pending claim cleared; then the journal is deleted (one ``delete_many``).
 
@@ -53,10 +53,8 @@ from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit_trail.adapters.storage.mongo_documents import (
-    LEAF,
     LEAF_HASH,
     LOG_INDEX,
-    document_to_entry,
     revision_id,
 )
 from audit_trail.adapters.storage.mongo_errors import DUPLICATE_KEY, storage_errors
@@ -72,14 +70,21 @@ from audit_trail.adapters.storage.mongo_index_journal import (
     stored_head,
 )
 from audit_trail.core.errors import StorageUnavailable
-from audit_trail.core.index.keys import INDEX_KEY_BYTES
-from audit_trail.core.model import Entry
+from audit_trail.core.index.keys import INDEX_KEY_BYTES, Filed
+from audit_trail.core.model import Actor, Target
 from audit_trail.core.ports.index import IndexHead, IndexWrite, LoggedChange, PostingHead
 
 LEASE_SECONDS = 10.0  # a claim without a journal for this long is presumed dead
 _POLL_SECONDS = 0.02  # a writer's wait for a live claim without a journal
 _MAX_RECOVERIES = 16  # pending writes completed in a row by one read
-_CHANGE_PROJECTION = {LEAF: 0, "salts": 0, "prev": 0}
+_FILED_FIELDS = ("id", "revision", "occurred_at", "action", "actor_id", "target_type", "target_id")
+_CHANGE_PROJECTION = {
+    "_id": 1,
+    LOG_INDEX: 1,
+    LEAF_HASH: 1,
+    "deleted": 1,
+    **dict.fromkeys(_FILED_FIELDS, 1),
+}
 _HEAD_PROJECTION = {"key": 0}
 
 
@@ -132,19 +137,19 @@ class MongoQueryIndex:
             wanted = [
                 revision_id(d["id"], d["revision"] - 1) for d in leaves if d.get("revision", 1) > 1
             ]
-            previous: dict[str, Entry] = {}
+            previous: dict[str, Filed] = {}
             if wanted:
                 cursor = self._c.entries.find(
                     {"_id": {"$in": wanted}, "tenant": tenant}, _CHANGE_PROJECTION
                 )
-                previous = {d["_id"]: _entry(d) async for d in cursor}
+                previous = {d["_id"]: _filed(d) async for d in cursor}
         changes: list[LoggedChange] = []
         for document in leaves:
             digest = bytes(document[LEAF_HASH])
             if "revision" not in document:
                 changes.append(LoggedChange(document[LOG_INDEX], digest))
                 continue
-            revision = _entry(document)
+            revision = _filed(document)
             before = previous.get(revision_id(revision.id, revision.revision - 1))
             changes.append(LoggedChange(document[LOG_INDEX], digest, revision, before))
         return changes
@@ -168,13 +173,28 @@ class MongoQueryIndex:
         start = max(start, 0)
         if end <= start:
             return []
+        runs: list[tuple[int, list[Any]]] = []
         with storage_errors():
+            # newest run first, back to the one holding ``start``: one round trip
             cursor = self._c.postings.find(
-                {"tenant": tenant, "map_key": map_key, "position": {"$gte": start, "$lt": end}},
-                {"_id": 0, "posting": 1},
-                sort=[("position", 1)],
+                {"tenant": tenant, "map_key": map_key, "position": {"$lt": end}},
+                {"_id": 0, "position": 1, "postings": 1, "posting": 1},
+                sort=[("position", -1)],
             )
-            return [bytes(document["posting"]) async for document in cursor]
+            try:
+                async for document in cursor:
+                    run = document.get("postings", [document.get("posting")])
+                    runs.append((document["position"], run))
+                    if document["position"] <= start:
+                        break
+            finally:
+                await cursor.close()
+            postings: list[bytes] = []
+            for position, run in reversed(runs):
+                postings.extend(
+                    bytes(raw) for raw in run[max(start - position, 0) : end - position]
+                )
+            return postings
 
     async def map_nodes(self, tenant: str, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
         if not ids:
@@ -293,9 +313,19 @@ class MongoQueryIndex:
         )
 
 
-def _entry(document: dict[str, Any]) -> Entry:
-    document.pop(LEAF_HASH, None)  # read without its evidence
-    return document_to_entry(document)
+def _filed(document: dict[str, Any]) -> Filed:
+    target = None
+    if document.get("target_type") is not None and document.get("target_id") is not None:
+        target = Target(type=document["target_type"], id=document["target_id"])
+    return Filed(
+        id=document["id"],
+        revision=int(document["revision"]),
+        occurred_at=document["occurred_at"],
+        action=document["action"],
+        actor=Actor(id=document["actor_id"]),
+        target=target,
+        deleted=bool(document.get("deleted", False)),
+    )
 
 
 def _now() -> datetime:

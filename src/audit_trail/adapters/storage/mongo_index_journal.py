@@ -6,8 +6,10 @@ Collections (every document carries its ``tenant``):
   ``covers``, ``map_root``, ``leaf_index`` (absent before the first write), ``seq``
   (the number of writes ever claimed) and, while a write is under way, ``pending``
   = ``{"token": <hex>, "at": <datetime>}``.
-- ``postings``: ``(tenant, map_key, position)`` unique -> ``posting``. A position is
-  written by one write only, so its bytes never change (inserted, never updated).
+- ``postings``: ``(tenant, map_key, position)`` unique -> ``postings``, the run of
+  postings one write appends to that posting log from ``position`` on (a document of
+  an earlier version holds one, as ``posting``). A run is written by one write only,
+  so its bytes never change (inserted, never updated).
 - ``posting_heads``: ``(tenant, map_key)`` unique -> ``size``, ``edge`` (the hashes
   of the edge, concatenated), ``v``.
 - ``map_nodes``: ``(tenant, id)`` unique -> ``node`` (None: a deleted node, kept as
@@ -38,7 +40,7 @@ from pymongo.errors import BulkWriteError
 from audit_trail.adapters.storage.mongo_documents import revision_id, revisions_range
 from audit_trail.adapters.storage.mongo_errors import DUPLICATE_KEY
 from audit_trail.core.integrity.merkle import HASH_SIZE
-from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead
+from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, PostingRun
 
 HEADS_COLLECTION = "index_heads"
 POSTINGS_COLLECTION = "postings"
@@ -61,6 +63,7 @@ MAP_NODE_INDEXES = [
 ]
 
 CHUNK_BYTES = 4 * 1024 * 1024  # journal bytes per chunk document, well under 16 MB
+BULK_REQUESTS = 1000  # writes per bulk write when a journal is applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ def encode_journal(token: str, tenant: str, write: IndexWrite) -> list[dict[str,
     raw = bson.encode(
         {
             "head": [head.covers, head.map_root, head.leaf_index],
-            "postings": [list(posting) for posting in write.postings],
+            "postings": [[r.map_key, r.start, list(r.postings)] for r in write.postings],
             "heads": [[k, h.size, b"".join(h.edge)] for k, h in write.posting_heads.items()],
             "nodes": [[node_id, node] for node_id, node in write.map_nodes.items()],
         }
@@ -134,7 +137,10 @@ def decode_journal(chunks: Sequence[dict[str, Any]]) -> IndexWrite | None:
     covers, root, leaf_index = fields["head"]
     return IndexWrite(
         IndexHead(covers, bytes(root), leaf_index),
-        postings=[(bytes(k), position, bytes(raw)) for k, position, raw in fields["postings"]],
+        postings=[
+            PostingRun(bytes(k), start, tuple(bytes(raw) for raw in run))
+            for k, start, run in fields["postings"]
+        ],
         posting_heads={
             bytes(k): PostingHead(size, split(bytes(e))) for k, size, e in fields["heads"]
         },
@@ -153,8 +159,10 @@ async def apply_write(
     whole or in part, at any time leaves what its first complete apply left, and never
     undoes a write of a higher ``seq``. The three collections are written at once."""
     postings = [
-        InsertOne({"tenant": tenant, "map_key": k, "position": position, "posting": raw})
-        for k, position, raw in write.postings
+        InsertOne(
+            {"tenant": tenant, "map_key": r.map_key, "position": r.start, "postings": r.postings}
+        )
+        for r in write.postings
     ]
     heads = [
         _fenced({"tenant": tenant, "map_key": k}, {"size": h.size, "edge": b"".join(h.edge)}, seq)
@@ -176,10 +184,16 @@ def _fenced(key: dict[str, Any], values: dict[str, Any], seq: int) -> UpdateOne:
 
 
 async def _bulk(collection: Any, requests: Sequence[Any]) -> None:
+    """Run ``requests`` unordered, ``BULK_REQUESTS`` at a time (each bulk write is one
+    operation, bounded by the client's timeout: a large integration is many small
+    ones, which its idempotence allows)."""
+    for start in range(0, len(requests), BULK_REQUESTS):
+        await _bulk_once(collection, requests[start : start + BULK_REQUESTS])
+
+
+async def _bulk_once(collection: Any, requests: Sequence[Any]) -> None:
     """Run ``requests`` unordered; duplicate keys (applied already, or fenced off by a
     later write) are what idempotence expects, anything else is raised."""
-    if not requests:
-        return
     try:
         await collection.bulk_write(list(requests), ordered=False)
     except BulkWriteError as exc:

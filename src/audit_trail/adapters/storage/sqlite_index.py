@@ -12,23 +12,32 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+import struct
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
-from audit_trail.core.index.keys import INDEX_KEY_BYTES
+from audit_trail.core.index.keys import INDEX_KEY_BYTES, Filed
 from audit_trail.core.integrity.merkle import HASH_SIZE
-from audit_trail.core.ports.index import IndexHead, IndexWrite, LoggedChange, PostingHead
+from audit_trail.core.model import Actor, Target
+from audit_trail.core.ports.index import (
+    IndexHead,
+    IndexWrite,
+    LoggedChange,
+    PostingHead,
+    PostingRun,
+)
+from audit_trail.core.timestamps import from_epoch_millis
 
 T = TypeVar("T")
 Reader = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
 Writer = Callable[[Callable[[aiosqlite.Connection], Awaitable[T]]], Awaitable[T]]
 
 _CHUNK = 500  # bound parameters per IN (...) list
-_REVISION = ", ".join(f"r.{c}" for c in COLUMNS)
-_PREVIOUS = ", ".join(f"p.{c}" for c in COLUMNS)
+_FILED = ("id", "revision", "occurred_at", "action", "actor_id", "target_type", "target_id")
+_REVISION = ", ".join(f"r.{c}" for c in (*_FILED, "deleted"))
+_PREVIOUS = ", ".join(f"p.{c}" for c in (*_FILED, "deleted"))
 # S608: constant column names only; values are bound
 _SELECT_CHANGES = (
     f"SELECT l.idx, l.leaf_hash, l.entry_id IS NOT NULL, {_REVISION}, {_PREVIOUS} FROM log l"  # noqa: S608
@@ -39,6 +48,16 @@ _SELECT_CHANGES = (
     " WHERE l.tenant = ? AND l.idx >= ? AND l.idx < ? ORDER BY l.idx"
 )
 _SELECT_HEAD = "SELECT covers, map_root, leaf_index FROM index_heads WHERE tenant = ?"
+# the runs holding positions [start, end): from the last run starting at or before start
+_SELECT_RUNS = (
+    "SELECT position, postings FROM posting_runs WHERE tenant = ? AND map_key = ?"
+    " AND position < ? AND position >= (SELECT COALESCE(MAX(position), 0) FROM posting_runs"
+    " WHERE tenant = ? AND map_key = ? AND position <= ?) ORDER BY position"
+)
+_LENGTH = struct.Struct(">H")  # each posting of a run's row, after its length
+# A run is stored in rows of at most this many bytes of postings, so that a row fits in
+# its b-tree page: a longer one would spill into overflow pages, mostly empty.
+_ROW_BYTES = 900
 
 
 class SqliteQueryIndex:
@@ -69,22 +88,17 @@ class SqliteQueryIndex:
         return _head(await self._read(_SELECT_HEAD, (tenant,)))
 
     async def changes(self, tenant: str, start: int, end: int) -> Sequence[LoggedChange]:
-        width = len(COLUMNS)
+        width = len(_FILED)
         changes: list[LoggedChange] = []
         for row in await self._read(_SELECT_CHANGES, (tenant, start, end)):
             index, digest, commits = row[0], bytes(row[1]), row[2]
-            revision, previous = row[3 : 3 + width], row[3 + width :]
             if not commits:
                 changes.append(LoggedChange(index, digest))
                 continue
-            changes.append(
-                LoggedChange(
-                    index,
-                    digest,
-                    row_to_entry(revision, evidence=False),
-                    None if previous[0] is None else row_to_entry(previous, evidence=False),
-                )
-            )
+            revision = _filed(row[3 : 4 + width])
+            previous = row[4 + width :]
+            before = None if previous[0] is None else _filed(previous)
+            changes.append(LoggedChange(index, digest, revision, before))
         return changes
 
     async def posting_heads(
@@ -101,12 +115,15 @@ class SqliteQueryIndex:
         return heads
 
     async def postings(self, tenant: str, map_key: bytes, start: int, end: int) -> Sequence[bytes]:
-        rows = await self._read(
-            "SELECT posting FROM postings WHERE tenant = ? AND map_key = ?"
-            " AND position >= ? AND position < ? ORDER BY position",
-            (tenant, map_key, start, end),
-        )
-        return [bytes(row[0]) for row in rows]
+        start = max(start, 0)
+        if end <= start:
+            return []
+        rows = await self._read(_SELECT_RUNS, (tenant, map_key, end, tenant, map_key, start))
+        postings: list[bytes] = []
+        for position, run in rows:
+            unframed = _unframe(bytes(run))
+            postings.extend(unframed[max(start - position, 0) : end - position])
+        return postings
 
     async def map_nodes(self, tenant: str, ids: Collection[bytes]) -> Mapping[bytes, bytes]:
         nodes: dict[bytes, bytes] = {}
@@ -126,8 +143,13 @@ class SqliteQueryIndex:
             if _head(list(await db.execute_fetchall(_SELECT_HEAD, (tenant,)))) != expected:
                 return False
             await db.executemany(
-                "INSERT INTO postings (tenant, map_key, position, posting) VALUES (?, ?, ?, ?)",
-                [(tenant, k, position, raw) for k, position, raw in write.postings],
+                "INSERT INTO posting_runs (tenant, map_key, position, postings)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (tenant, run.map_key, position, _frame(postings))
+                    for run in write.postings
+                    for position, postings in _rows(run)
+                ],
             )
             await db.executemany(
                 "INSERT OR REPLACE INTO posting_heads (tenant, map_key, size, edge)"
@@ -164,6 +186,22 @@ class SqliteQueryIndex:
         await self._write(apply)
 
 
+def _filed(columns: Sequence[Any]) -> Filed:
+    entry_id, revision, occurred_at, action, actor_id, target_type, target_id, deleted = columns
+    target = None
+    if target_type is not None and target_id is not None:
+        target = Target(type=target_type, id=target_id)
+    return Filed(
+        id=entry_id,
+        revision=revision,
+        occurred_at=from_epoch_millis(occurred_at),
+        action=action,
+        actor=Actor(id=actor_id),
+        target=target,
+        deleted=bool(deleted),
+    )
+
+
 def _head(rows: Sequence[sqlite3.Row]) -> IndexHead | None:
     if not rows or rows[0][0] is None:
         return None
@@ -173,6 +211,37 @@ def _head(rows: Sequence[sqlite3.Row]) -> IndexHead | None:
 
 def _split(edge: bytes) -> tuple[bytes, ...]:
     return tuple(edge[i : i + HASH_SIZE] for i in range(0, len(edge), HASH_SIZE))
+
+
+def _rows(run: PostingRun) -> Iterator[tuple[int, list[bytes]]]:
+    """``run`` as rows: each its first position, and postings of at most ``_ROW_BYTES``
+    framed bytes (or one posting, however long)."""
+    row: list[bytes] = []
+    position, size = run.start, 0
+    for offset, posting in enumerate(run.postings):
+        framed = _LENGTH.size + len(posting)
+        if row and size + framed > _ROW_BYTES:
+            yield position, row
+            position, row, size = run.start + offset, [], 0
+        row.append(posting)
+        size += framed
+    if row:
+        yield position, row
+
+
+def _frame(postings: Sequence[bytes]) -> bytes:
+    return b"".join(_LENGTH.pack(len(posting)) + posting for posting in postings)
+
+
+def _unframe(run: bytes) -> list[bytes]:
+    postings: list[bytes] = []
+    at = 0
+    while at < len(run):
+        (length,) = _LENGTH.unpack_from(run, at)
+        at += _LENGTH.size
+        postings.append(run[at : at + length])
+        at += length
+    return postings
 
 
 def _chunks(values: list[bytes]) -> list[list[bytes]]:

@@ -7,7 +7,10 @@ ones, and every revision is sealed into its tenant's log: each entry's revisions
 order, the entries in the order they were recorded, with an empty ``recorded_by``
 (nobody's subject was recorded then). From there on they verify like any other
 revision, which proves they have not changed since the migration, not before it.
-A file of a later version than this code knows is refused.
+2: no query index yet; its tables are created empty. 3: postings one per row; the
+query index is derived from the log, so it is emptied (each tenant keeps its index
+key, so that the rebuilt map is the one its index leaves commit) and built again,
+in runs, on first use. A file of a later version than this code knows is refused.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from audit_trail.core.ports.log import LogRecord
 _EVIDENCE_COLUMNS = ("recorded_by", "salts", "prev", "leaf_hash")
 _V1_COLUMNS = tuple(column for column in COLUMNS if column not in _EVIDENCE_COLUMNS)
 _UNSEALED = ("", "{}", None, b"")  # the evidence columns of a revision not yet sealed
+_EMPTY_VERSION_3_INDEX = (
+    "DROP TABLE postings",
+    "DELETE FROM posting_heads",
+    "DELETE FROM map_nodes",
+    "UPDATE index_heads SET covers = NULL, map_root = NULL, leaf_index = NULL",
+)
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
@@ -48,6 +57,9 @@ async def migrate(db: aiosqlite.Connection) -> None:
     if version == 1:
         await db.execute_fetchall("DROP TABLE entry_tags")
         await db.execute_fetchall("DROP TABLE revisions")
+    if version == 3:
+        for statement in _EMPTY_VERSION_3_INDEX:
+            await db.execute_fetchall(statement)
     for statement in SCHEMA:
         await db.execute_fetchall(statement)
     by_tenant: dict[str, list[Entry]] = defaultdict(list)

@@ -16,8 +16,9 @@ from it; ``nodes`` holds the hash of every complete subtree of level 1 and up;
 commits are written in one transaction, so they never disagree.
 
 The query index (``sqlite_index``): ``index_heads`` (per tenant: its index key and
-what the index covers), ``postings``, ``posting_heads`` (each posting log's size and
-right edge) and ``map_nodes`` (the map's internal nodes, ``core.index.map``).
+what the index covers), ``posting_runs`` (the postings of one integration for one
+posting log, from ``position`` on, in one row), ``posting_heads`` (each posting log's
+size and right edge) and ``map_nodes`` (the map's internal nodes, ``core.index.map``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from audit_trail.adapters.storage.flat_fields import FLAT_FIELDS
 from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 COLUMNS = (*FLAT_FIELDS, "salts", "prev", "leaf_hash", "deleted", "live")
 
@@ -133,11 +134,11 @@ SCHEMA = [
     ) WITHOUT ROWID
     """,
     """
-    CREATE TABLE IF NOT EXISTS postings (
+    CREATE TABLE IF NOT EXISTS posting_runs (
         tenant TEXT NOT NULL,
         map_key BLOB NOT NULL,
         position INTEGER NOT NULL,
-        posting BLOB NOT NULL,
+        postings BLOB NOT NULL,
         PRIMARY KEY (tenant, map_key, position)
     ) WITHOUT ROWID
     """,

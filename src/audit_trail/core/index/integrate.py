@@ -19,19 +19,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.index.keys import IndexKey
 from audit_trail.core.index.leaf import index_leaf
-from audit_trail.core.index.map import EMPTY, MapValue
+from audit_trail.core.index.map import EMPTY, InternalNode, MapValue
+from audit_trail.core.index.map_cache import MapNodeCache
 from audit_trail.core.index.map_update import MapDamaged, update_map
 from audit_trail.core.index.postings import change_postings
 from audit_trail.core.integrity.merkle import CompactRange, fold_range, leaf_hash
-from audit_trail.core.ports.index import IndexHead, IndexWrite, PostingHead, QueryIndex
+from audit_trail.core.ports.index import (
+    IndexHead,
+    IndexWrite,
+    PostingHead,
+    PostingRun,
+    QueryIndex,
+)
 from audit_trail.core.ports.log import LogRecord, TenantLog
 
 MAX_RACES = 32  # integrations lost to other writers before giving up
-CHUNK = 256  # changes integrated in one storage write
+CHUNK = 4096  # changes integrated in one storage write
+TURN = 256  # changes turned into postings between two turns of the event loop
 
 
 class TenantMap:
@@ -49,10 +58,19 @@ class TenantMap:
         return {key: MapValue(head.size, fold_range(head.edge)) for key, head in heads.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One chunk's write, and the map nodes it leaves (for the cache, once it lands)."""
+
+    write: IndexWrite
+    tree: Mapping[bytes, InternalNode] = field(default_factory=dict)
+
+
 class IndexIntegrator:
     def __init__(self, index: QueryIndex, log: TenantLog) -> None:
         self._index = index
         self._log = log
+        self._nodes = MapNodeCache()
 
     async def integrate(self, tenant: str) -> IndexHead:
         """Integrate every leaf of ``tenant``'s log into its index, and see that an index
@@ -66,14 +84,17 @@ class IndexIntegrator:
                 break
             end = min(size, (0 if head is None else head.covers) + CHUNK)
             try:
-                write = await self._next(tenant, head, end)
+                step = await self._next(tenant, head, end)
             except MapDamaged:
+                self._nodes.forget(tenant)
                 if await self._index.head(tenant) != head:
-                    write = None  # read while another writer moved the map: read it again
+                    step = None  # read while another writer moved the map: read it again
                 else:
                     raise
-            if write is not None and await self._index.write(tenant, head, write):
-                head = write.head
+            if step is not None and await self._index.write(tenant, head, step.write):
+                before = EMPTY if head is None else head.map_root
+                head = step.write.head
+                self._nodes.remember(tenant, before, head.map_root, step.tree)
                 if end == size:
                     break
                 await asyncio.sleep(0)  # a chunk done: let requests in before the next
@@ -86,13 +107,15 @@ class IndexIntegrator:
             return head
         return await self._commit_leaf(tenant, head)
 
-    async def _next(self, tenant: str, head: IndexHead | None, size: int) -> IndexWrite:
+    async def _next(self, tenant: str, head: IndexHead | None, size: int) -> _Step:
         covers = 0 if head is None else head.covers
         root = EMPTY if head is None else head.map_root
         key = await self._index.index_key(tenant)
         map_keys: dict[IndexKey, bytes] = {}  # a batch files many changes under one key
         appended: dict[bytes, list[tuple[bytes, bytes]]] = {}  # packed, and its hash
-        for change in await self._index.changes(tenant, covers, size):
+        for number, change in enumerate(await self._index.changes(tenant, covers, size), 1):
+            if number % TURN == 0:
+                await asyncio.sleep(0)  # a large chunk's postings, a few milliseconds at a time
             if change.revision is None:
                 continue
             encoded: dict[int, tuple[bytes, bytes]] = {}  # a change has one or two postings
@@ -108,27 +131,29 @@ class IndexIntegrator:
                 appended.setdefault(map_key, []).append(pair)
         if not appended:  # nothing but index leaves: the map stands as it was
             leaf_at = None if head is None else head.leaf_index
-            return IndexWrite(IndexHead(size, root, leaf_at), postings=(), posting_heads={})
+            return _Step(IndexWrite(IndexHead(size, root, leaf_at), postings=(), posting_heads={}))
         heads = await self._index.posting_heads(tenant, appended)
-        postings: list[tuple[bytes, int, bytes]] = []
+        postings: list[PostingRun] = []
         new_heads: dict[bytes, PostingHead] = {}
         for map_key, added in appended.items():
             before = heads.get(map_key, PostingHead(0, ()))
             edge = CompactRange(before.size, before.edge)
             edge.append([digest for _, digest in added])
-            postings.extend((map_key, before.size + n, raw) for n, (raw, _) in enumerate(added))
+            postings.append(PostingRun(map_key, before.size, tuple(raw for raw, _ in added)))
             new_heads[map_key] = PostingHead(edge.size, edge.hashes)
         update = await update_map(
             TenantMap(self._index, tenant),
             root,
             {k: MapValue(h.size, fold_range(h.edge)) for k, h in new_heads.items()},
+            known=self._nodes.nodes(tenant, root),
         )
-        return IndexWrite(
+        write = IndexWrite(
             IndexHead(size, update.root),
             postings=postings,
             posting_heads=new_heads,
             map_nodes=update.nodes,
         )
+        return _Step(write, update.tree)
 
     async def _commit_leaf(self, tenant: str, head: IndexHead) -> IndexHead:
         key = await self._index.index_key(tenant)

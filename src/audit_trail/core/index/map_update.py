@@ -11,15 +11,17 @@ Every node read is checked against the hash its parent (or the root) gives it.
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from audit_trail.core.errors import LogDamaged
 from audit_trail.core.index.map import (
     EMPTY,
     EMPTY_CHILD,
+    KEY_SIZE,
     ROOT_ID,
     SINGLE_ID,
     Child,
@@ -39,6 +41,8 @@ from audit_trail.core.index.map import (
 )
 from audit_trail.core.integrity.merkle import HASH_SIZE
 
+TURN = 128  # leaves merged between two turns of the event loop
+
 
 class MapStore(Protocol):
     """The two tables of a stored map: encoded internal nodes by id, values by key."""
@@ -55,11 +59,13 @@ class MapStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class MapUpdate:
     """The map after an update: its root and the records to write (a node of None is
-    a record to delete; values are only ever set)."""
+    a record to delete; values are only ever set), and ``tree``: every internal node
+    the update read or wrote, as the new map holds it (what a ``known`` may reuse)."""
 
     root: bytes
     nodes: dict[bytes, bytes | None]
     values: dict[bytes, MapValue]
+    tree: dict[bytes, InternalNode] = field(default_factory=dict)
 
 
 class MapDamaged(LogDamaged):
@@ -67,11 +73,21 @@ class MapDamaged(LogDamaged):
     not hash to what its parent says."""
 
 
-async def update_map(store: MapStore, root: bytes, updates: Mapping[bytes, MapValue]) -> MapUpdate:
+async def update_map(
+    store: MapStore,
+    root: bytes,
+    updates: Mapping[bytes, MapValue],
+    *,
+    known: Mapping[bytes, InternalNode] | None = None,
+) -> MapUpdate:
     """Set the values of ``updates`` (new keys or new values of present keys) in the map
     whose root is ``root`` (``EMPTY`` for the empty map): the new root and the writes
     that make the store hold it. Writes nothing itself; ``ValueError`` for a bad key or
-    value, ``MapDamaged`` when the store does not hold the map of ``root``."""
+    value, ``MapDamaged`` when the store does not hold the map of ``root``.
+
+    ``known`` holds internal nodes of the map of ``root`` that the caller already has
+    (an earlier update's ``tree``, when the map has not moved since): they are used as
+    they are, neither read from the store nor checked."""
     for key, value in updates.items():
         check_key(key)
         if not isinstance(value, MapValue):
@@ -79,14 +95,16 @@ async def update_map(store: MapStore, root: bytes, updates: Mapping[bytes, MapVa
     if not updates:
         return MapUpdate(root, {}, {})
     leaves = sorted((key, leaf_hash(key, value)) for key, value in updates.items())
-    top, loaded = await _load(store, root, [key for key, _ in leaves])
-    writes: dict[bytes, bytes | None] = {}
-    new_top = _merge(0, top, leaves, loaded, writes)
+    top, loaded = await _load(store, root, [key for key, _ in leaves], known or {})
+    built: dict[bytes, InternalNode] = {}
+    new_top = await _merge_in_turns(0, top, leaves, loaded, built)
+    writes: dict[bytes, bytes | None] = {nid: encode_node(node) for nid, node in built.items()}
     if isinstance(new_top, LeafChild):
         writes[SINGLE_ID] = encode_node(InternalNode(new_top, EMPTY_CHILD))
     elif isinstance(top, LeafChild):
         writes[SINGLE_ID] = None
-    return MapUpdate(new_top.hash, writes, dict(updates))
+    loaded.update(built)
+    return MapUpdate(new_top.hash, writes, dict(updates), loaded)
 
 
 async def prove(store: MapStore, root: bytes, key: bytes) -> MapProof:
@@ -104,7 +122,7 @@ async def prove_many(store: MapStore, root: bytes, keys: Iterable[bytes]) -> dic
         check_key(key)
     if not wanted:
         return {}
-    top, loaded = await _load(store, root, wanted)
+    top, loaded = await _load(store, root, wanted, {})
     paths: dict[bytes, tuple[tuple[bytes | None, ...], Child]] = {}
     for key in wanted:
         siblings: list[bytes | None] = []
@@ -130,16 +148,16 @@ async def prove_many(store: MapStore, root: bytes, keys: Iterable[bytes]) -> dic
 
 
 async def _load(
-    store: MapStore, root: bytes, keys: list[bytes]
+    store: MapStore, root: bytes, keys: list[bytes], known: Mapping[bytes, InternalNode]
 ) -> tuple[Child, dict[bytes, InternalNode]]:
     """The root's slot and every internal node on the paths of ``keys`` (sorted), by id:
-    one ``store.nodes`` call per depth."""
+    those of ``known`` as they are, the others with one ``store.nodes`` call per depth."""
     if not isinstance(root, bytes) or len(root) != HASH_SIZE:
         raise ValueError(f"a map root is {HASH_SIZE} bytes")
     if root == EMPTY:
         return EMPTY_CHILD, {}
-    found = await store.nodes([ROOT_ID, SINGLE_ID])
-    if ROOT_ID not in found and SINGLE_ID in found:  # a map of one key
+    found = {} if ROOT_ID in known else await store.nodes([ROOT_ID, SINGLE_ID])
+    if ROOT_ID not in known and ROOT_ID not in found and SINGLE_ID in found:  # one key
         only = _decode(SINGLE_ID, found[SINGLE_ID])
         if not isinstance(only.left, LeafChild) or only != InternalNode(only.left, EMPTY_CHILD):
             raise MapDamaged("the map's one-key record is not one leaf")
@@ -152,19 +170,23 @@ async def _load(
     while True:
         below: dict[bytes, tuple[bytes, list[bytes]]] = {}
         for nid, (expected, group) in frontier.items():
-            if nid not in found:
-                raise MapDamaged(f"the map lacks its node {nid.hex()}")
-            node = loaded[nid] = _decode(nid, found[nid])
-            if node.hash != expected:
-                raise MapDamaged(f"the map's node {nid.hex()} does not hash to its parent's")
-            cut = bisect_left(group, 1, key=_bit_of(depth))
+            node = known.get(nid)
+            if node is None:
+                if nid not in found:
+                    raise MapDamaged(f"the map lacks its node {nid.hex()}")
+                node = _decode(nid, found[nid])
+                if node.hash != expected:
+                    raise MapDamaged(f"the map's node {nid.hex()} does not hash to its parent's")
+            loaded[nid] = node
+            cut = bisect_left(group, _first_one(group[0], depth))
             for part, child in ((group[:cut], node.left), (group[cut:], node.right)):
                 if part and isinstance(child, NodeChild):
                     below[node_id(part[0], depth + 1)] = (child.hash, part)
         if not below:
             return NodeChild(root), loaded
         frontier, depth = below, depth + 1
-        found = await store.nodes(list(below))
+        unknown = [nid for nid in below if nid not in known]
+        found = await store.nodes(unknown) if unknown else {}
 
 
 def _decode(nid: bytes, data: bytes) -> InternalNode:
@@ -174,14 +196,46 @@ def _decode(nid: bytes, data: bytes) -> InternalNode:
         raise MapDamaged(f"the map's node {nid.hex()} is malformed: {error}") from None
 
 
-def _bit_of(depth: int) -> Callable[[bytes], int]:
-    return lambda key: bit(key, depth)
+def _first_one(key: bytes, depth: int) -> bytes:
+    """The least key that shares ``key``'s first ``depth`` bits and has bit ``depth``
+    set: in keys sorted and sharing those bits, the ones from it on have bit 1."""
+    at, shift = divmod(depth, 8)
+    byte = key[at] & (0xFF << (8 - shift)) & 0xFF | 0x80 >> shift
+    return key[:at] + bytes((byte,)) + bytes(KEY_SIZE - at - 1)
 
 
 def _cut(leaves: list[tuple[bytes, bytes]], depth: int) -> int:
     """Where, in leaves sorted by key and sharing their first ``depth`` bits, bit
     ``depth`` of the key turns 1."""
-    return bisect_left(leaves, 1, key=lambda leaf: bit(leaf[0], depth))
+    return bisect_left(leaves, (_first_one(leaves[0][0], depth),))
+
+
+async def _merge_in_turns(
+    depth: int,
+    child: Child,
+    leaves: list[tuple[bytes, bytes]],
+    loaded: Mapping[bytes, InternalNode],
+    built: dict[bytes, InternalNode],
+) -> Child:
+    """``_merge``, letting the event loop run after each subtree of at most ``TURN``
+    leaves: a large update is a few milliseconds at a time, not one long stall."""
+    if len(leaves) <= TURN:
+        merged = _merge(depth, child, leaves, loaded, built)
+        await asyncio.sleep(0)
+        return merged
+    if isinstance(child, NodeChild):
+        nid = node_id(leaves[0][0], depth)
+        left, right = loaded[nid].left, loaded[nid].right
+    else:  # a slot of one key or none becomes a subtree of all of them
+        if isinstance(child, LeafChild) and all(key != child.key for key, _ in leaves):
+            leaves = sorted([*leaves, (child.key, child.hash)])
+        nid, left, right = node_id(leaves[0][0], depth), EMPTY_CHILD, EMPTY_CHILD
+    cut = _cut(leaves, depth)
+    if cut:
+        left = await _merge_in_turns(depth + 1, left, leaves[:cut], loaded, built)
+    if cut < len(leaves):
+        right = await _merge_in_turns(depth + 1, right, leaves[cut:], loaded, built)
+    return _store(nid, InternalNode(left, right), built)
 
 
 def _merge(
@@ -189,7 +243,7 @@ def _merge(
     child: Child,
     leaves: list[tuple[bytes, bytes]],
     loaded: Mapping[bytes, InternalNode],
-    writes: dict[bytes, bytes | None],
+    built: dict[bytes, InternalNode],
 ) -> Child:
     """The slot at ``depth`` after setting ``leaves`` (sorted ``(key, leaf hash)``, at
     least one) in it."""
@@ -199,17 +253,17 @@ def _merge(
         cut = _cut(leaves, depth)
         left, right = node.left, node.right
         if cut:
-            left = _merge(depth + 1, left, leaves[:cut], loaded, writes)
+            left = _merge(depth + 1, left, leaves[:cut], loaded, built)
         if cut < len(leaves):
-            right = _merge(depth + 1, right, leaves[cut:], loaded, writes)
-        return _store(nid, InternalNode(left, right), writes)
+            right = _merge(depth + 1, right, leaves[cut:], loaded, built)
+        return _store(nid, InternalNode(left, right), built)
     if isinstance(child, LeafChild) and all(key != child.key for key, _ in leaves):
         leaves = sorted([*leaves, (child.key, child.hash)])
-    return _build(depth, leaves, writes)
+    return _build(depth, leaves, built)
 
 
 def _build(
-    depth: int, leaves: list[tuple[bytes, bytes]], writes: dict[bytes, bytes | None]
+    depth: int, leaves: list[tuple[bytes, bytes]], built: dict[bytes, InternalNode]
 ) -> Child:
     """The slot at ``depth`` holding ``leaves`` (sorted ``(key, leaf hash)``), and only them."""
     if not leaves:
@@ -218,11 +272,11 @@ def _build(
         return LeafChild(*leaves[0])
     cut = _cut(leaves, depth)
     node = InternalNode(
-        _build(depth + 1, leaves[:cut], writes), _build(depth + 1, leaves[cut:], writes)
+        _build(depth + 1, leaves[:cut], built), _build(depth + 1, leaves[cut:], built)
     )
-    return _store(node_id(leaves[0][0], depth), node, writes)
+    return _store(node_id(leaves[0][0], depth), node, built)
 
 
-def _store(nid: bytes, node: InternalNode, writes: dict[bytes, bytes | None]) -> NodeChild:
-    writes[nid] = encode_node(node)
+def _store(nid: bytes, node: InternalNode, built: dict[bytes, InternalNode]) -> NodeChild:
+    built[nid] = node
     return NodeChild(node.hash)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from audit_trail.core.index.keys import IndexKey, revision_keys
+from audit_trail.core.index.keys import Filable, IndexKey, revision_keys
 from audit_trail.core.integrity.canonical import canonical_string
 from audit_trail.core.integrity.leaf import b64
 from audit_trail.core.integrity.merkle import HASH_SIZE, leaf_hash
-from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import format_timestamp
 
 
@@ -101,7 +100,7 @@ def unpack_posting(data: bytes) -> Posting:
 
 
 def change_postings(
-    previous: Entry | None, revision: Entry, index: int, leaf_hash_: bytes
+    previous: Filable | None, revision: Filable, index: int, leaf_hash_: bytes
 ) -> list[tuple[IndexKey, Posting]]:
     """What the change that stored ``revision`` (at log index ``index``, leaf hash
     ``leaf_hash_``) appends, bucket by bucket; ``previous`` is the revision it

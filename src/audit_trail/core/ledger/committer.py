@@ -122,9 +122,14 @@ class GroupCommitter:
             if not isinstance(exc, Exception):
                 raise
             return
-        if any(isinstance(result, int) for result in results):
+        stored = sum(
+            len(item.records)
+            for item, result in zip(batch, results, strict=True)
+            if isinstance(result, int)
+        )
+        if stored:
             if self._index is not None:
-                await self._index.committed(tenant)
+                await self._index.committed(tenant, stored)
             try:
                 await self._cache.invalidate(tenant)
             except Exception:  # a cache never raises (its port says so); if one does,

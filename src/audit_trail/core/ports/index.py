@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from audit_trail.core.model import Entry
+from audit_trail.core.index.keys import Filable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +24,8 @@ class LoggedChange:
 
     index: int
     leaf_hash: bytes
-    revision: Entry | None = None
-    previous: Entry | None = None
+    revision: Filable | None = None
+    previous: Filable | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +48,24 @@ class PostingHead:
 
 
 @dataclass(frozen=True, slots=True)
+class PostingRun:
+    """Postings one integration appends to one posting log, from position ``start`` on,
+    as stored (``Posting.pack``). A storage may keep a run as one record: runs never
+    overlap, and a posting log is its runs end to end."""
+
+    map_key: bytes
+    start: int
+    postings: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexWrite:
-    """What one integration adds: the new head, each posting by (map key, position in
-    its posting log), the posting logs' new edges and the map's changed nodes (None:
-    a node that no longer exists)."""
+    """What one integration adds: the new head, a run of postings per posting log it
+    appends to, the posting logs' new edges and the map's changed nodes (None: a node
+    that no longer exists)."""
 
     head: IndexHead
-    postings: Sequence[tuple[bytes, int, bytes]]
+    postings: Sequence[PostingRun]
     posting_heads: Mapping[bytes, PostingHead]
     map_nodes: Mapping[bytes, bytes | None] = field(default_factory=dict)
 

@@ -103,11 +103,12 @@ class ProveQuery:
         checkpoints: Checkpoints,
         processor: EntryProcessor,
         cursors: CursorCodec,
+        integrator: IndexIntegrator | None = None,
     ) -> None:
         self._repository = repository
         self._log = log_store
         self._index = index
-        self._integrator = IndexIntegrator(index, log_store)
+        self._integrator = integrator or IndexIntegrator(index, log_store)
         self._tree = tree
         self._checkpoints = checkpoints
         self._processor = processor
