@@ -4,10 +4,13 @@ alone.
 It imports nothing of audit_trail. Checkpoints, RFC 9162 hashing, JCS and field digests
 come from ``tests/independent_verifier.py`` (written from DESIGN.md alone); everything
 about the index (the plan of buckets, map keys, map proofs, postings) is written here
-from the page's text. ``verify_query_proof(body, vkey, query)`` follows the page's
-"Verifying an answer", step by step, and returns the ids of the verified entries in
-the query's order, or raises ``Invalid`` naming what failed: **missing**, **extra**,
-**stale** and **forged** entries by those words, as the page names them.
+from the page's text. ``verify_query_pages(pages, vkey, query)`` follows the page's
+"Verifying a walk" and "Verifying an answer", step by step, over the pages of one
+answer in order, and returns the ids of the verified entries in the query's order, or
+raises ``Invalid`` naming what failed: **missing**, **extra**, **stale** and **forged**
+entries by those words, as the page names them, and the page or bucket that breaks
+the walk. ``verify_query_proof(body, vkey, query)`` is the same for an answer of one
+page.
 
 ``query`` is the query as the client sent it, without ``proof``: the parameters of
 ``GET /entries`` (``actor_id``, ``since``, …, and ``sort``), one value each.
@@ -18,8 +21,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +38,14 @@ from tests.independent_verifier import (
     verify_inclusion,
 )
 
-__all__ = ["Invalid", "map_key", "plan", "verify_map_proof", "verify_query_proof"]
+__all__ = [
+    "Invalid",
+    "map_key",
+    "plan",
+    "verify_map_proof",
+    "verify_query_pages",
+    "verify_query_proof",
+]
 
 INDEX_KEY_DOMAIN = b"audit-trail:index-key:v1"
 MAX_RANGE_BUCKETS = 64  # "when there are at most 64 of them"
@@ -54,6 +64,7 @@ FILTERS = (
 POSTING_FIELDS = {"h", "i", "id", "op", "r", "t"}
 SHORT_ADD_FIELDS = {"i", "id", "op", "r"}  # an add whose h and t the served entry gives
 INDEX_LEAF_FIELDS = {"v", "kind", "tenant", "covers", "map_root", "key"}
+PIN = ("checkpoint", "tree_size", "covers", "index")  # "the same on every page"
 
 
 # --- "Which buckets prove a query" ---
@@ -392,38 +403,65 @@ def matches(served: Served, query: Mapping[str, str]) -> bool:
     return not ("until" in query and occurred > instant(query["until"]))
 
 
-# --- "Verifying an answer" ---
+# --- "Verifying a walk" and "Verifying an answer" ---
+
+
+@dataclass
+class PostingLog:
+    """One bucket of the plan, as the walk has read it: the size and root page 1's map
+    proof gives, and its postings so far (``[0, at)``), made whole."""
+
+    bucket: Bucket
+    size: int
+    root: bytes
+    postings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def at(self) -> int:
+        return len(self.postings)
+
+    @property
+    def where(self) -> str:
+        return f"bucket {self.bucket.kind} {self.bucket.value!r} {self.bucket.bucket}"
 
 
 def verify_query_proof(body: Any, vkey: str, query: Mapping[str, str]) -> list[str]:
-    """The ids of the entries that answer ``query``, verified, in the query's order."""
+    """The ids of the entries that answer ``query``, verified, in the query's order,
+    from an answer of one page."""
+    return verify_query_pages([body], vkey, query)
+
+
+def verify_query_pages(pages: Sequence[Any], vkey: str, query: Mapping[str, str]) -> list[str]:
+    """The ids of the entries that answer ``query``, verified, in the query's order,
+    from every page of one walk, page 1 first."""
     for name in query:
         if name not in (*FILTERS, "sort"):
             raise Invalid(f"{name!r} is not a filter this verifier knows")
     sort = query.get("sort", "-occurred_at")
     if sort not in ("-occurred_at", "occurred_at"):
         raise Invalid(f"sort {sort!r}")
-    if not isinstance(body, dict):
-        raise Invalid("the answer is not an object")
+    if not pages or not all(isinstance(page, dict) for page in pages):
+        raise Invalid("the answer is not a list of page objects")
+    first = pages[0]
 
     # 1. The checkpoint's signature (a consistency proof to a kept checkpoint is the
     #    caller's, with independent_verifier.verify_consistency).
-    origin, tree_size, tree_root = verify_checkpoint(body["checkpoint"], vkey)
-    if body["tree_size"] != tree_size:
-        raise Invalid(f"tree_size {body['tree_size']} is not the checkpoint's {tree_size}")
+    origin, tree_size, tree_root = verify_checkpoint(first["checkpoint"], vkey)
+    if first["tree_size"] != tree_size:
+        raise Invalid(f"tree_size {first['tree_size']} is not the checkpoint's {tree_size}")
     tenant = origin.rsplit("/", 1)[-1]
 
     # 2. The index leaf: in the signed tree, of this tenant, at or after covers,
     #    committing the index key given.
-    index = body["index"]
+    index = first["index"]
     leaf, leaf_index = index["leaf"], count(index["leaf_index"], "index leaf_index")
     if not isinstance(leaf, dict) or set(leaf) != INDEX_LEAF_FIELDS:
         raise Invalid(f"the index leaf {leaf!r} is not {sorted(INDEX_LEAF_FIELDS)}")
     if leaf["v"] != 1 or leaf["kind"] != "index" or leaf["tenant"] != tenant:
         raise Invalid(f"leaf {leaf_index} is not an index leaf of tenant {tenant!r}")
     covers = count(leaf["covers"], "covers")
-    if body["covers"] != covers:
-        raise Invalid(f"covers {body['covers']} is not the index leaf's {covers}")
+    if first["covers"] != covers:
+        raise Invalid(f"covers {first['covers']} is not the index leaf's {covers}")
     if leaf_index < covers:
         raise Invalid(f"the index leaf sits at {leaf_index}, before covers {covers}")
     inclusion = [b64d(h) for h in index["inclusion"]]
@@ -434,37 +472,91 @@ def verify_query_proof(body: Any, vkey: str, query: Mapping[str, str]) -> list[s
         raise Invalid("the index key given is not the one the index leaf commits")
     map_root = hash32(leaf["map_root"], "map_root")
 
-    served: dict[str, Served] = {}
-    for item in body["entries"]:
-        rebuilt = rebuild(item, tenant)
-        if rebuilt.entry["id"] in served:
-            raise Invalid(f"entry {rebuilt.entry['id']} is served twice")
-        served[rebuilt.entry["id"]] = rebuilt
-
-    # 3. Every bucket of the plan, in its order: map key, map proof, posting log root.
+    # Walk 1. Page 1's buckets are the plan's, in its order, each with its map proof,
+    #    which gives the bucket's (size, root).
     expected = plan(query)
-    given = [Bucket(b["kind"], b["value"], b["bucket"]) for b in body["buckets"]]
+    given = [Bucket(b["kind"], b["value"], b["bucket"]) for b in first["buckets"]]
     if given != expected:
         raise Invalid(f"the answer's buckets {given} are not the plan's {expected}")
-    proven: set[str] = set()
-    for bucket, part in zip(expected, body["buckets"], strict=True):
-        where = f"bucket {bucket.kind} {bucket.value!r} {bucket.bucket}"
+    logs: list[PostingLog] = []
+    for bucket, part in zip(expected, first["buckets"], strict=True):
+        if "map" not in part:
+            raise Invalid(f"bucket {bucket}: page 1 gives no map proof of it")
         size, root = verify_map_proof(map_key(index_key, bucket), part["map"], map_root)
-        if (part["start"], part["end"], part["left"], part["right"]) != (0, size, [], []):
-            raise Invalid(f"{where}: not the whole posting log (start, end, left, right)")
-        postings = whole_postings(part["postings"], covers, served, where)
-        if len(postings) != size:
-            raise Invalid(f"{where}: {len(postings)} postings for a posting log of {size}")
-        if mth([leaf_hash(jcs(p)) for p in postings]) != root:
-            short = sorted({p["id"] for p in part["postings"] if "h" not in p})
+        logs.append(PostingLog(bucket, size, root))
+    place = {log.bucket: n for n, log in enumerate(logs)}
+
+    served: dict[str, Served] = {}
+    for number, page in enumerate(pages, start=1):
+        name = f"page {number}"
+        # Walk 2. Every later page is pinned where page 1 is.
+        for pinned in PIN:
+            if page.get(pinned) != first[pinned]:
+                raise Invalid(f"{name}: its {pinned} is not page 1's: the walk's pin moved")
+        on_page: dict[str, Served] = {}
+        for item in page["entries"]:
+            rebuilt = rebuild(item, tenant)
+            entry_id = rebuilt.entry["id"]
+            if entry_id in served or entry_id in on_page:
+                raise Invalid(f"{name}: entry {entry_id} is served twice")
+            on_page[entry_id] = rebuilt
+        served.update(on_page)
+
+        # Walk 3. Each part continues the walk, in the plan's order.
+        progress = 0
+        for part in page["buckets"]:
+            bucket = Bucket(part["kind"], part["value"], part["bucket"])
+            if bucket not in place:
+                raise Invalid(f"{name}: {bucket} is not a bucket of the plan")
+            log = logs[place[bucket]]
+            where = f"{name}: {log.where}"
+            start, end = count(part["start"], "start"), count(part["end"], "end")
+            if start != log.at:
+                raise Invalid(
+                    f"{where}: postings [{start}, {end}) where the walk is at {log.at}: "
+                    "a range skipped, repeated or overlapping"
+                )
+            if end < start or end > log.size:
+                raise Invalid(f"{where}: [{start}, {end}) of a posting log of {log.size}")
+            if end > start and any(e.at != e.size for e in logs[: place[bucket]]):
+                raise Invalid(f"{where}: postings before an earlier bucket of the plan is whole")
+            postings = whole_postings(part["postings"], covers, on_page, where)
+            if len(postings) != end - start:
+                raise Invalid(f"{where}: {len(postings)} postings given for [{start}, {end})")
+            if postings and log.postings and postings[0]["i"] <= log.postings[-1]["i"]:
+                raise Invalid(f"{where}: postings out of log order at leaf {postings[0]['i']}")
+            log.postings.extend(postings)
+            progress += len(postings)
+            if end == log.size and mth([leaf_hash(jcs(p)) for p in log.postings]) != log.root:
+                short = sorted(
+                    {p["id"] for part in _parts_of(pages, bucket) for p in part if "h" not in p}
+                )
+                raise Invalid(
+                    f"{where}: the postings do not rebuild the posting log's root: a posting "
+                    f"was changed or left out, or a forged entry among {short} (whose h and t "
+                    "come from the entry as served)"
+                )
+
+        # Walk 4. Follow next_cursor to the last page; a page that names a next one
+        #    gives postings.
+        next_cursor, last = page.get("next_cursor"), number == len(pages)
+        if next_cursor is not None and progress == 0:
+            raise Invalid(f"{name}: names a next page but gives no postings")
+        if last and next_cursor is not None:
+            raise Invalid(f"{name} names a next page, which the walk lacks: it is cut short")
+        if not last and next_cursor is None:
+            raise Invalid(f"{name} says it is the last, yet pages follow it")
+    for log in logs:
+        if log.at != log.size:
             raise Invalid(
-                f"{where}: the postings do not rebuild the posting log's root: a posting "
-                f"was changed or left out, or a forged entry among {short} (whose h and t "
-                "come from the entry as served)"
+                f"{log.where}: the walk ends at {log.at} of its {log.size} postings: cut short"
             )
 
-        # 4. The entries the posting log leaves current: served, as committed, under it.
-        for entry_id, posting in current(postings, where).items():
+    # 4. The entries each posting log leaves current: served, as committed, under it.
+    proven: set[str] = set()
+    for log in logs:
+        where, bucket = log.where, log.bucket
+        for entry_id, posting in current(log.postings, where).items():
             item = served.get(entry_id)
             if item is None:
                 raise Invalid(f"{where}: missing entry {entry_id} (revision {posting['r']})")
@@ -491,3 +583,13 @@ def verify_query_proof(body: Any, vkey: str, query: Mapping[str, str]) -> list[s
         reverse=sort == "-occurred_at",
     )
     return [s.entry["id"] for s in answer]
+
+
+def _parts_of(pages: Sequence[Any], bucket: Bucket) -> list[list[Any]]:
+    """The postings, as given, of every part of ``bucket`` in the walk."""
+    return [
+        part["postings"]
+        for page in pages
+        for part in page["buckets"]
+        if Bucket(part["kind"], part["value"], part["bucket"]) == bucket
+    ]

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from audit_trail.core.query import parse_query
+from audit_trail.verify.query import check_query_pages
 from tests import independent_query_verifier as independent
 from tests.api.client import Api, entry
 
@@ -23,6 +25,14 @@ async def answer(api: Api, query: dict[str, str]) -> Any:
     response = await api.call("GET", "/entries", params={**query, "proof": "1"})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def walk(api: Api, query: dict[str, str], limit: int) -> list[Any]:
+    """Every page of the answer, ``limit`` postings each, following next_cursor."""
+    pages = [await answer(api, {**query, "limit": str(limit)})]
+    while (cursor := pages[-1]["next_cursor"]) is not None:
+        pages.append(await answer(api, {**query, "limit": str(limit), "cursor": cursor}))
+    return pages
 
 
 def at(day: int, time: str) -> str:
@@ -271,7 +281,7 @@ async def test_a_proof_with_another_index_key_or_map_fails(api: Api) -> None:
         independent.verify_query_proof(attacked, key, query)
     attacked = copy.deepcopy(body)
     attacked["buckets"][0]["postings"].pop()
-    with pytest.raises(independent.Invalid, match="postings for a posting log of"):
+    with pytest.raises(independent.Invalid, match="postings given for"):
         independent.verify_query_proof(attacked, key, query)
 
 
@@ -298,3 +308,42 @@ async def test_entries_of_one_instant_come_in_the_order_of_their_ids(api: Api) -
         query = {"actor_id": "u-1", "sort": sort}
         assert [item["id"] for item in await api.items("/entries", params=query)] == expected
         assert independent.verify_query_proof(await answer(api, query), key, query) == expected
+
+
+async def test_a_walk_of_small_pages_verifies_to_the_one_page_answer(api: Api) -> None:
+    await history(api)
+    key = await api.vkey()
+    sorted_query = {"actor_id": "u-1", "sort": "occurred_at"}
+    for query, limit in zip([*ATTACKED, sorted_query], (1, 2, 1, 3), strict=True):
+        whole = await answer(api, {**query, "limit": "1000"})
+        assert whole["next_cursor"] is None
+        expected = independent.verify_query_proof(whole, key, query)
+        request = parse_query({name: [value] for name, value in query.items()})
+        pages = await walk(api, query, limit)
+        assert len(pages) > 1, query
+        assert independent.verify_query_pages(pages, key, query) == expected, query
+        ours = check_query_pages(pages, key, request.filters, request.sort)
+        assert [e["id"] for e in ours.entries] == expected, ours.failures
+
+
+async def test_a_broken_walk_fails_independently(api: Api) -> None:
+    await history(api)
+    key = await api.vkey()
+    query = {"actor_id": "u-1"}
+    pages = await walk(api, query, 2)
+    assert len(pages) >= 4
+    ended = copy.deepcopy(pages[:2])
+    ended[-1]["next_cursor"] = None
+    repinned = copy.deepcopy(pages)
+    repinned[1]["tree_size"] += 1
+    for broken, why in (
+        (pages[:-1], "cut short"),
+        (ended, "the walk ends at .* cut short"),
+        ([pages[0], *pages[2:]], "a range skipped"),
+        ([*pages[:2], pages[1], *pages[2:]], "a range skipped, repeated"),
+        ([pages[0], pages[2], pages[1], *pages[3:]], "a range skipped"),
+        (pages[1:], "page 1 gives no map proof"),
+        (repinned, "page 2: its tree_size is not page 1's"),
+    ):
+        with pytest.raises(independent.Invalid, match=why):
+            independent.verify_query_pages(broken, key, query)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from audit_trail.core.query import parse_query
-from audit_trail.verify.query import check_query_proof
+from audit_trail.verify.query import check_query_pages, check_query_proof
 from tests.api.client import Api, entry, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
 from tests.api.tokens import KeyPair, Tokens
@@ -48,6 +48,52 @@ async def test_a_proven_answer_holds_what_the_plain_query_finds(api: Api) -> Non
         plain = await api.items("/entries", params=params)
         assert [e["id"] for e in await proven(api, params)] == [e["id"] for e in plain], params
     assert [e["id"] for e in await proven(api, {"actor_id": "u-1"})] == [late["id"]]
+
+
+async def proof_page(api: Api, params: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    response = await api.call("GET", "/entries", params={**params, "proof": "1"}, **kwargs)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+async def test_a_write_between_pages_does_not_change_what_the_walk_proves(api: Api) -> None:
+    ids = [(await api.record(entry(actor={"id": "u-1"})))["id"] for _ in range(3)]
+    params = {"actor_id": "u-1", "limit": "1"}
+    pages = [await proof_page(api, params)]
+    await api.record(entry(actor={"id": "u-1"}))
+    assert (await api.call("DELETE", f"/entries/{ids[0]}")).status_code == 204
+    while (cursor := pages[-1]["next_cursor"]) is not None:
+        pages.append(await proof_page(api, {**params, "cursor": cursor}))
+    assert len(pages) == 3
+    assert {page["tree_size"] for page in pages} == {pages[0]["tree_size"]}
+    filters = parse_query({"actor_id": ["u-1"]}).filters
+    result = check_query_pages(pages, await api.vkey(), filters)
+    assert result.failures == ()
+    assert sorted(e["id"] for e in result.entries) == sorted(ids)
+    assert len(await proven(api, {"actor_id": "u-1"})) == 3  # the next walk sees both writes
+
+
+async def test_a_bad_cursor_is_a_422_saying_why(api: Api) -> None:
+    for _ in range(3):
+        await api.record(entry(actor={"id": "u-1"}))
+    cursor = (await proof_page(api, {"actor_id": "u-1", "limit": "1"}))["next_cursor"]
+    plain = (await api.call("GET", "/entries", params={"actor_id": "u-1", "limit": 1})).json()
+    altered = cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:]
+    for asked, tenant, why in (
+        ({"actor_id": "u-1", "cursor": "not-a-cursor"}, "acme", "is not a cursor this service"),
+        ({"actor_id": "u-1", "cursor": altered}, "acme", "is not a cursor this service"),
+        ({"actor_id": "u-1", "cursor": plain["next_cursor"]}, "acme", "is not a cursor this"),
+        ({"actor_id": "u-1", "cursor": cursor}, "globex", "is not a cursor this service"),
+        ({"actor_id": "u-2", "cursor": cursor}, "acme", "was issued for another query"),
+    ):
+        params = {**asked, "proof": "1"}
+        response = await api.call("GET", "/entries", params=params, tenant=tenant)
+        [error] = problem(response, 422)["errors"]
+        assert error["field"] == "cursor"
+        assert why in error["message"], (asked, error)
+    response = await api.call("GET", "/entries", params={"actor_id": "u-1", "cursor": cursor})
+    assert [e["field"] for e in problem(response, 422)["errors"]] == ["cursor"]
 
 
 async def test_a_query_that_cannot_be_proven_is_a_422_naming_what_can(api: Api) -> None:

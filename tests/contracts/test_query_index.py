@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.core import Actor, Entry, Outcome, Target
+from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.index.keys import IndexKey, IndexKind
 from audit_trail.core.integrity.leaf import sealed_record
@@ -29,10 +30,11 @@ from audit_trail.core.principal import Principal
 from audit_trail.core.query import EntryFilters, QuerySpec
 from audit_trail.core.usecases.query_proof import ProveQuery, QueryProofRequest
 from audit_trail.entrypoints.http.query_proofs import query_proof_json
-from audit_trail.verify.query import QueryResult, check_query_proof
+from audit_trail.verify.query import QueryResult, check_query_pages, check_query_proof
 from tests.unit.fakes import RedactingEntryProcessor
 
 TENANT = "t1"
+CURSORS = CursorCodec(b"query proofs, page cursors")
 SIGNER = Ed25519NoteSigner("audit.example/log", Ed25519PrivateKey.generate())
 READER = Principal("auditor", TENANT, frozenset({"audit:read"}))
 AT = datetime(2024, 3, 5, 9, tzinfo=UTC)
@@ -73,7 +75,9 @@ async def commit(storage: Storage, *revisions: Entry, prev: bytes | None = None)
     return [record.revision for record in records if record.revision is not None]
 
 
-async def prove(storage: Storage, filters: EntryFilters) -> dict[str, Any]:
+async def prove(
+    storage: Storage, filters: EntryFilters, limit: int = 1000, cursor: str | None = None
+) -> dict[str, Any]:
     tree = LogTree(storage)
     use_case = ProveQuery(
         storage,
@@ -82,8 +86,10 @@ async def prove(storage: Storage, filters: EntryFilters) -> dict[str, Any]:
         tree=tree,
         checkpoints=Checkpoints(storage, tree, SIGNER, "audit.example/audit-trail"),
         processor=_Shown(),
+        cursors=CURSORS,
     )
-    return query_proof_json(await use_case.execute(QueryProofRequest(READER, filters)))
+    request = QueryProofRequest(READER, filters, limit, cursor)
+    return query_proof_json(await use_case.execute(request))
 
 
 def verified(body: dict[str, Any], filters: EntryFilters) -> QueryResult:
@@ -220,3 +226,23 @@ async def test_an_empty_log_proves_an_empty_answer(storage: Storage) -> None:
     filters = EntryFilters(actor_id="u-1")
     assert verified(await prove(storage, filters), filters).entries == ()
     assert await storage.size(TENANT) == 1  # the index leaf of the empty map
+
+
+async def test_a_walk_stays_pinned_while_the_buckets_ahead_of_it_grow(storage: Storage) -> None:
+    """A later page finds the size of a bucket as of the pin from its postings: here
+    the buckets it reaches have grown since page 1, and it still proves page 1's state."""
+    stored = await commit(storage, *(entry(n, hours=24 * (n // 2)) for n in range(6)))
+    filters = EntryFilters(actor_id="u-1", since=AT, until=AT + timedelta(days=3))
+    expected = [e.id for e in (await storage.query(TENANT, QuerySpec(filters=filters))).items]
+    pages = [await prove(storage, filters, limit=1)]
+    moved = stored[2].next_revision(AT, "writer", occurred_at=AT + timedelta(days=2))
+    assert stored[2].evidence is not None
+    await commit(storage, moved, prev=stored[2].evidence.leaf_hash)
+    await commit(storage, *(entry(n, hours=24 * (n - 4)) for n in range(6, 9)))
+    await IndexIntegrator(storage.query_index(), storage).integrate(TENANT)
+    while (cursor := pages[-1]["next_cursor"]) is not None:
+        pages.append(await prove(storage, filters, 2, cursor))
+    assert [sum(len(b["postings"]) for b in page["buckets"]) for page in pages] == [1, 2, 2, 1]
+    result = check_query_pages(pages, SIGNER.vkey, filters)
+    assert result.failures == ()
+    assert [e["id"] for e in result.entries] == expected

@@ -139,6 +139,10 @@ async def test_leaf_index_of_each_revision(log: Storage) -> None:
         (entry.id, 3): 5,
     }
     assert await log.leaf_index("t1", entry.id, 4) is None
+    asked = [*positions, (entry.id, 4), (other.id, 2), ("no-such-id", 1)]
+    assert dict(await log.leaf_indices("t1", asked)) == positions
+    assert dict(await log.leaf_indices("t2", asked)) == {}
+    assert dict(await log.leaf_indices("t1", [])) == {}
     for index, revision in [(1, entry), (3, second), (5, third)]:
         [stored] = await log.leaves("t1", index, index + 1)
         assert stored.leaf == record(revision).leaf

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 from audit_trail.core import Actor, Entry, Outcome, Target
+from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.index.integrate import IndexIntegrator
 from audit_trail.core.integrity.leaf import b64, sealed_record
@@ -23,7 +24,7 @@ from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.principal import Principal
-from audit_trail.core.query import EntryFilters, QuerySpec
+from audit_trail.core.query import MAX_LIMIT, EntryFilters, QuerySpec
 from audit_trail.core.serialization import entry_to_json
 from audit_trail.core.timestamps import to_utc_millis
 from audit_trail.core.usecases.query_proof import ProveQuery, QueryProofRequest
@@ -34,6 +35,7 @@ from .fakes import MeddlingEntryProcessor
 
 TENANT = "acme"
 ORIGIN = "audit.example/audit-trail"
+CURSORS = CursorCodec(b"query proofs, page cursors")
 SIGNER = Ed25519NoteSigner("audit.example/log", Ed25519PrivateKey.generate())
 READER = Principal("auditor", TENANT, frozenset({"audit:read"}))
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -86,7 +88,10 @@ class World:
             recorded_by="writer",
         )
 
-    async def prove(self, filters: EntryFilters) -> dict[str, Any]:
+    async def prove(
+        self, filters: EntryFilters, limit: int = MAX_LIMIT, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the answer: page 1, or the one ``cursor`` names."""
         tree = LogTree(self.repository)
         use_case = ProveQuery(
             self.repository,
@@ -95,9 +100,17 @@ class World:
             tree=tree,
             checkpoints=Checkpoints(self.repository, tree, SIGNER, ORIGIN),
             processor=_Quiet(),
+            cursors=CURSORS,
         )
-        proof = await use_case.execute(QueryProofRequest(READER, filters))
+        proof = await use_case.execute(QueryProofRequest(READER, filters, limit, cursor))
         return query_proof_json(proof)
+
+    async def walk(self, filters: EntryFilters, limit: int) -> list[dict[str, Any]]:
+        """Every page of the answer, following next_cursor."""
+        pages = [await self.prove(filters, limit)]
+        while pages[-1]["next_cursor"] is not None:
+            pages.append(await self.prove(filters, limit, pages[-1]["next_cursor"]))
+        return pages
 
     async def expected(self, filters: EntryFilters) -> list[str]:
         page = await self.repository.query(TENANT, QuerySpec(filters=filters, limit=1000))

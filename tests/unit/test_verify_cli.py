@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.entrypoints import verify_cli
 from audit_trail.entrypoints.cli import build_parser, main
+from audit_trail.verify.evidence import signed_checkpoint
+from audit_trail.verify.query import verify_query
 from tests.unit.verify_support import ORIGIN, Service, Services
 
 
@@ -168,3 +170,37 @@ async def test_verify_query_refuses_a_query_it_cannot_prove(
     assert run.code == 1
     assert len(run.failures) == 1
     assert "actor_id, target_type with target_id" in run.failures[0]
+
+
+async def test_verify_query_follows_every_page_and_names_a_walk_cut_short(
+    service: Service,
+) -> None:
+    ids = sorted([(await service.record(actor={"id": "u-42"}))["id"] for _ in range(3)])
+    client, vkey = service.reader(), await service.vkey()
+    trusted = signed_checkpoint(await client.checkpoint(), vkey)
+    asked: list[str | None] = []
+
+    def count(request: httpx.Request, body: Any) -> Any:
+        if "proof" in request.url.params:
+            asked.append(request.url.params.get("cursor"))
+        return body
+
+    service.transport.edits["/entries"] = count
+    params = {"actor_id": "u-42", "limit": "1"}
+    result = await verify_query(client, vkey, trusted, params)
+    assert result.failures == ()
+    assert sorted(entry["id"] for entry in result.entries) == ids
+    assert len(asked) == 3
+    assert asked[0] is None
+    assert all(asked[1:])
+
+    def cut(request: httpx.Request, body: Any) -> Any:
+        if request.url.params.get("cursor"):
+            body["next_cursor"] = None  # "this page is the last"
+        return body
+
+    service.transport.edits["/entries"] = cut
+    result = await verify_query(client, vkey, trusted, params)
+    assert [str(f) for f in result.failures] == [
+        "bucket actor 'u-42' all: the walk ends at 2 of its 3 postings"
+    ]

@@ -27,20 +27,35 @@ class CursorCodec:
 
     def encode(self, position: Position, *, tenant: str, scope: str) -> str:
         payload = f"{to_epoch_millis(position.occurred_at)}:{position.id}".encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload, tenant, scope))}"
+        return self.seal(payload, tenant=tenant, scope=scope)
 
     def decode(self, cursor: str, *, tenant: str, scope: str) -> Position:
         """The position ``cursor`` names; ``ValidationFailed`` on the ``cursor`` field
         when it is malformed, altered or issued for another query or tenant."""
         try:
+            millis, entry_id = (
+                self.unseal(cursor, tenant=tenant, scope=scope).decode().split(":", 1)
+            )
+            return Position(from_epoch_millis(int(millis)), entry_id)
+        except (ValueError, UnicodeDecodeError, OverflowError):
+            raise ValidationFailed.single("cursor", "is not a cursor this query issued") from None
+
+    def seal(self, payload: bytes, *, tenant: str, scope: str) -> str:
+        """``payload`` as cursor text (base64url, a dot, the base64url of its MAC over
+        the tenant and ``scope``), for any kind of cursor (``scope`` tells them apart)."""
+        return f"{_b64(payload)}.{_b64(self._mac(payload, tenant, scope))}"
+
+    def unseal(self, cursor: str, *, tenant: str, scope: str) -> bytes:
+        """The payload ``seal`` put in ``cursor`` for this tenant and scope;
+        ``ValueError`` when it is malformed, altered, or sealed for another."""
+        try:
             body, mac = cursor.split(".")
             payload = _unb64(body)
             if not hmac.compare_digest(_unb64(mac), self._mac(payload, tenant, scope)):
-                raise ValueError
-            millis, entry_id = payload.decode().split(":", 1)
-            return Position(from_epoch_millis(int(millis)), entry_id)
-        except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
-            raise ValidationFailed.single("cursor", "is not a cursor this query issued") from None
+                raise ValueError("its MAC does not match")
+        except (ValueError, binascii.Error):
+            raise ValueError("not a cursor sealed for this tenant and scope") from None
+        return payload
 
     def _mac(self, payload: bytes, tenant: str, scope: str) -> bytes:
         message = b"\n".join([tenant.encode(), scope.encode(), payload])

@@ -270,6 +270,7 @@ class Container(containers.DeclarativeContainer):
         tree=log_tree,
         checkpoints=checkpoints,
         processor=processor,
+        cursors=cursors,
         integrator=index_integrator,  # one per process: it keeps the map nodes it wrote
     )
 

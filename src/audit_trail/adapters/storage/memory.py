@@ -10,7 +10,7 @@ subtree and its right edge (a compact range), as the durable stores do.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -146,6 +146,14 @@ class InMemoryEntryRepository(SingleChangeWrites):
     async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
         log = self._logs.get(tenant)
         return None if log is None else log.positions.get((entry_id, revision))
+
+    async def leaf_indices(
+        self, tenant: str, revisions: Collection[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], int]:
+        log = self._logs.get(tenant)
+        if log is None:
+            return {}
+        return {pair: log.positions[pair] for pair in revisions if pair in log.positions}
 
     async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:
         self._logs.setdefault(tenant, _Log()).checkpoints[checkpoint.size] = checkpoint.note

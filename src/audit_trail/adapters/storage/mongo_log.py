@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -422,6 +422,22 @@ class MongoTenantLog:
         if (known is None or index >= known.size) and index >= await self.size(tenant):
             await self.integrate(tenant)  # its writer died before integrating it
         return index
+
+    async def leaf_indices(
+        self, tenant: str, revisions: Collection[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], int]:
+        wanted = {
+            revision_id(entry_id, revision): (entry_id, revision)
+            for entry_id, revision in revisions
+        }
+        if not wanted:
+            return {}
+        with storage_errors():
+            cursor = self._entries.find(
+                {"_id": {"$in": list(wanted)}, "tenant": tenant, LOG_INDEX: {"$exists": True}},
+                {"_id": 1, LOG_INDEX: 1},
+            )
+            return {wanted[d["_id"]]: int(d[LOG_INDEX]) async for d in cursor}
 
     async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:
         fields = {"tenant": tenant, "size": checkpoint.size, "note": checkpoint.note}

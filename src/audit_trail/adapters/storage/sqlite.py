@@ -16,9 +16,10 @@ the transaction, is still the cached edge's size.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +32,7 @@ from audit_trail.adapters.storage.sqlite_idempotency import SqliteIdempotencySto
 from audit_trail.adapters.storage.sqlite_index import SqliteQueryIndex
 from audit_trail.adapters.storage.sqlite_log import (
     SELECT_LEAF_INDEX,
+    SELECT_LEAF_INDICES,
     SELECT_LEAVES,
     SELECT_NODES,
     SELECT_SIZE,
@@ -149,6 +151,15 @@ class SqliteEntryRepository(SingleChangeWrites):
     async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
         rows = await self._read(SELECT_LEAF_INDEX, (tenant, entry_id, revision))
         return int(rows[0][0]) if rows else None
+
+    async def leaf_indices(
+        self, tenant: str, revisions: Collection[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], int]:
+        if not revisions:
+            return {}
+        wanted = json.dumps([[entry_id, revision] for entry_id, revision in revisions])
+        rows = await self._read(SELECT_LEAF_INDICES, (wanted, tenant))
+        return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
 
     async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:
         async def work(db: aiosqlite.Connection) -> None:

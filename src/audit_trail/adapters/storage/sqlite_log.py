@@ -59,6 +59,14 @@ SELECT 0, l.idx, l.leaf_hash FROM wanted AS w CROSS JOIN log AS l
 SELECT_SIZE = "SELECT idx + 1 FROM log WHERE tenant = ? ORDER BY idx DESC LIMIT 1"
 SELECT_LEAVES = "SELECT idx, leaf FROM log WHERE tenant = ? AND idx >= ? AND idx < ? ORDER BY idx"
 SELECT_LEAF_INDEX = "SELECT idx FROM log WHERE tenant = ? AND entry_id = ? AND revision = ?"
+# As SELECT_NODES: the wanted revisions as one JSON array, each a probe of log_by_revision.
+SELECT_LEAF_INDICES = """
+WITH wanted(entry_id, revision) AS (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)
+)
+SELECT l.entry_id, l.revision, l.idx FROM wanted AS w CROSS JOIN log AS l
+    ON l.tenant = ?2 AND l.entry_id = w.entry_id AND l.revision = w.revision
+"""
 _INSERT_LEAF = (
     "INSERT INTO log (tenant, idx, leaf_hash, entry_id, revision, leaf) VALUES (?, ?, ?, ?, ?, ?)"
 )

@@ -12,7 +12,7 @@ or proof needs O(log n) of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,6 +80,16 @@ class TenantLog(Protocol):
 
     async def leaf_index(self, tenant: str, entry_id: str, revision: int) -> int | None:
         """Where that revision's leaf sits in the log, or None."""
+        ...
+
+    async def leaf_indices(
+        self, tenant: str, revisions: Collection[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], int]:
+        """Where each of these ``(entry id, revision)`` leaves sits in the log, in one
+        read; a revision the tenant's log does not hold is absent from the result.
+        Unlike ``leaf_index``, a position is given as storage assigned it, integrated
+        into the tree or not (a reader comparing it with a size it has seen the tree
+        reach needs no more)."""
         ...
 
     async def save_checkpoint(self, tenant: str, checkpoint: StoredCheckpoint) -> None:

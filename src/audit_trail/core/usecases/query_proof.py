@@ -1,28 +1,33 @@
-"""ProveQuery: a query's answer with what proves it complete (docs/query-proofs.md).
+"""ProveQuery: a page of a query's answer with what proves it (docs/query-proofs.md).
 
-The answer holds the latest checkpoint, the index leaf it covers (with its inclusion
-proof and the tenant's index key), a map proof and the whole posting log of each
-bucket the query's plan names, and every entry current under those buckets as the
-caller may see it, with the salts of what it sees as stored, the digests of what it
-does not, and its ``prev``: all a verifier needs to rebuild each entry's leaf hash and
-match it to its posting.
+Every page holds the checkpoint and the index leaf the walk is pinned to (with its
+inclusion proof and the tenant's index key), the postings of its range of the plan's
+posting logs (at most ``limit``, the logs read one after another in the plan's order),
+and the entries whose current ``add`` is among them, as the caller may see them, with
+the salts of what it sees as stored, the digests of what it does not, and their
+``prev``: all a verifier needs to rebuild each entry's leaf hash and match it to its
+posting. Page 1 pins the latest checkpoint and index leaf and carries the map proof
+(so the posting-log sizes) of every bucket of the plan; its cursor carries the pin to
+the next page, and so on until ``next_cursor`` is None.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from audit_trail.core.errors import LogDamaged
+from audit_trail.core.cursor import CursorCodec
+from audit_trail.core.errors import LogDamaged, LogRangeError, ValidationFailed
 from audit_trail.core.index.buckets import proof_plan
 from audit_trail.core.index.integrate import IndexIntegrator, TenantMap
 from audit_trail.core.index.keys import IndexKey
 from audit_trail.core.index.leaf import IndexLeaf, parse_index_leaf
 from audit_trail.core.index.map import MapProof, verify_map_proof
 from audit_trail.core.index.map_update import MapDamaged, prove_many
-from audit_trail.core.index.postings import CurrentEntries, Posting, unpack_posting
-from audit_trail.core.index.ranges import RangeProof
+from audit_trail.core.index.page_cursor import PageCursor, PageCursors, query_digest
+from audit_trail.core.index.pages import PageReader, Part, current_adds
+from audit_trail.core.index.postings import Posting
 from audit_trail.core.integrity.fields import committed_fields, field_digest
 from audit_trail.core.integrity.leaf import sealed_leaf
 from audit_trail.core.integrity.merkle import ProofError, leaf_hash
@@ -33,7 +38,7 @@ from audit_trail.core.ports import EntryProcessor, EntryRepository
 from audit_trail.core.ports.index import IndexHead, QueryIndex
 from audit_trail.core.ports.log import StoredCheckpoint, TenantLog
 from audit_trail.core.principal import Principal, Scope
-from audit_trail.core.query import EntryFilters
+from audit_trail.core.query import DEFAULT_LIMIT, EntryFilters
 
 MAX_ATTEMPTS = 8  # reads that raced an integration, in a row
 
@@ -42,13 +47,18 @@ MAX_ATTEMPTS = 8  # reads that raced an integration, in a row
 class QueryProofRequest:
     principal: Principal
     filters: EntryFilters
+    limit: int = DEFAULT_LIMIT  # postings per page
+    cursor: str | None = None  # next_cursor of the page before; None for page 1
 
 
 @dataclass(frozen=True, slots=True)
 class BucketProof:
+    """Postings ``[start, end)`` of a bucket's posting log; ``map_proof`` on page 1."""
+
     key: IndexKey
-    map_proof: MapProof
-    range: RangeProof
+    map_proof: MapProof | None
+    start: int
+    end: int
     postings: tuple[Posting, ...]
     short: frozenset[int] = frozenset()  # log indices of adds given without h and t
 
@@ -70,6 +80,16 @@ class QueryProof:
     index_key: bytes
     buckets: list[BucketProof]
     entries: list[ProvenEntry]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pin:
+    """What every page of a walk proves against."""
+
+    leaf_index: int
+    leaf: IndexLeaf
+    checkpoint: StoredCheckpoint
 
 
 class ProveQuery:
@@ -82,6 +102,7 @@ class ProveQuery:
         tree: LogTree,
         checkpoints: Checkpoints,
         processor: EntryProcessor,
+        cursors: CursorCodec,
         integrator: IndexIntegrator | None = None,
     ) -> None:
         self._repository = repository
@@ -91,46 +112,96 @@ class ProveQuery:
         self._tree = tree
         self._checkpoints = checkpoints
         self._processor = processor
+        self._cursors = PageCursors(cursors)
 
     async def execute(self, request: QueryProofRequest) -> QueryProof:
         principal = request.principal
         principal.require(Scope.READ)
         plan = proof_plan(request.filters)
         tenant = principal.tenant
+        index_key = await self._index.index_key(tenant)
+        map_keys = [key.map_key(index_key) for key in plan.keys]
+        map_proofs: list[MapProof] | None = None
+        if request.cursor is None:
+            pin, map_proofs, sizes = await self._first(tenant, map_keys)
+            bucket, position = 0, 0
+        else:
+            cursor = self._cursors.decode(
+                request.cursor, tenant=tenant, filters=request.filters, buckets=len(map_keys)
+            )
+            pin = await self._pinned(tenant, cursor)
+            sizes = {cursor.bucket: cursor.size}
+            bucket, position = cursor.bucket, cursor.position
+        covers = pin.leaf.covers
+        reader = PageReader(self._index, tenant, map_keys, covers, sizes)
+        page = await reader.page(bucket, position, request.limit)
+        current = await current_adds(self._log, tenant, page.parts, covers)
+        entries, rebuilt = await self._entries(principal, current)
+        next_cursor = None
+        if page.next is not None:
+            at_bucket, at_position = page.next
+            next_cursor = self._cursors.encode(
+                PageCursor(
+                    pin.leaf_index,
+                    pin.checkpoint.size,
+                    at_bucket,
+                    at_position,
+                    reader.size(at_bucket),
+                    query_digest(request.filters),
+                ),
+                tenant=tenant,
+            )
+        return QueryProof(
+            checkpoint=pin.checkpoint,
+            index_leaf_index=pin.leaf_index,
+            index_leaf=pin.leaf,
+            inclusion=await self._tree.inclusion(tenant, pin.leaf_index, pin.checkpoint.size),
+            index_key=index_key,
+            buckets=_bucket_proofs(plan.keys, map_proofs, page.parts, current, rebuilt),
+            entries=entries,
+            next_cursor=next_cursor,
+        )
+
+    async def _first(
+        self, tenant: str, map_keys: list[bytes]
+    ) -> tuple[_Pin, list[MapProof], dict[int, int]]:
+        """Page 1's pin (the latest index leaf, after integrating the log, and the
+        latest checkpoint), every bucket's map proof and its posting log's size."""
         for _ in range(MAX_ATTEMPTS):
             # Up to the log's last leaf: a no-op when writes integrate as they commit.
             head = await self._integrator.integrate(tenant)
-            proven = await self._buckets(tenant, head, plan.keys)
+            proven = await self._map_proofs(tenant, head, map_keys)
             if proven is not None:
                 break
         else:
             raise LogDamaged("the query index does not match the root its index leaf commits")
-        leaf, buckets = proven
+        leaf, proofs, sizes = proven
         assert head.leaf_index is not None
         checkpoint = await self._checkpoints.latest(tenant)
-        current_by_bucket = [_current(bucket) for bucket in buckets]
-        current: dict[str, Posting] = {}
-        for bucket_current in current_by_bucket:
-            current.update(bucket_current)
-        entries, rebuilt = await self._entries(principal, current)
-        return QueryProof(
-            checkpoint=checkpoint,
-            index_leaf_index=head.leaf_index,
-            index_leaf=leaf,
-            inclusion=await self._tree.inclusion(tenant, head.leaf_index, checkpoint.size),
-            index_key=await self._index.index_key(tenant),
-            buckets=[
-                _shortened(bucket, bucket_current, rebuilt)
-                for bucket, bucket_current in zip(buckets, current_by_bucket, strict=True)
-            ],
-            entries=entries,
-        )
+        return _Pin(head.leaf_index, leaf, checkpoint), proofs, sizes
 
-    async def _buckets(
-        self, tenant: str, head: IndexHead, keys: tuple[IndexKey, ...]
-    ) -> tuple[IndexLeaf, list[BucketProof]] | None:
-        """Each bucket's proof against the map root of ``head``; None when the map moved
-        while it was read (another writer integrating), to be read again."""
+    async def _pinned(self, tenant: str, cursor: PageCursor) -> _Pin:
+        """The pin a later page's cursor names: its index leaf and checkpoint."""
+        stored = await self._log.leaves(tenant, cursor.leaf_index, cursor.leaf_index + 1)
+        try:
+            if not stored:
+                raise ProofError("no such leaf")
+            leaf = parse_index_leaf(json.loads(stored[0].leaf))
+            if leaf.tenant != tenant:
+                raise ProofError("the index leaf of another tenant")
+            checkpoint = await self._checkpoints.at(tenant, cursor.tree_size)
+        except (ProofError, LogRangeError, ValueError):
+            raise ValidationFailed.single(
+                "cursor", "pins an index leaf or a checkpoint this tenant's log does not hold"
+            ) from None
+        return _Pin(cursor.leaf_index, leaf, checkpoint)
+
+    async def _map_proofs(
+        self, tenant: str, head: IndexHead, map_keys: list[bytes]
+    ) -> tuple[IndexLeaf, list[MapProof], dict[int, int]] | None:
+        """Each bucket's map proof against the map root of ``head``, and its posting
+        log's size; None when the map moved while it was read (another writer
+        integrating), to be read again."""
         assert head.leaf_index is not None
         stored = await self._log.leaves(tenant, head.leaf_index, head.leaf_index + 1)
         if not stored:
@@ -138,28 +209,20 @@ class ProveQuery:
         leaf = parse_index_leaf(json.loads(stored[0].leaf))
         if leaf.map_root != head.map_root:
             return None
-        index_key = await self._index.index_key(tenant)
-        map_keys = {key: key.map_key(index_key) for key in keys}
         try:
-            proofs = await prove_many(
-                TenantMap(self._index, tenant), head.map_root, list(map_keys.values())
-            )
+            proofs = await prove_many(TenantMap(self._index, tenant), head.map_root, map_keys)
         except MapDamaged:
             if await self._index.head(tenant) == head:
                 raise
             return None  # read while a writer moved the map (a storage without snapshots)
-        buckets: list[BucketProof] = []
-        for key, map_key in map_keys.items():
-            proof = proofs[map_key]
+        sizes: dict[int, int] = {}
+        for bucket, map_key in enumerate(map_keys):
             try:
-                value = verify_map_proof(head.map_root, map_key, proof)
+                value = verify_map_proof(head.map_root, map_key, proofs[map_key])
             except ProofError:
                 return None
-            size = 0 if value is None else value.size
-            raw = await self._index.postings(tenant, map_key, 0, size)
-            postings = tuple(unpack_posting(item) for item in raw)
-            buckets.append(BucketProof(key, proof, RangeProof(0, size, size, (), ()), postings))
-        return leaf, buckets
+            sizes[bucket] = 0 if value is None else value.size
+        return leaf, [proofs[map_key] for map_key in map_keys], sizes
 
     async def _entries(
         self, principal: Principal, current: Mapping[str, Posting]
@@ -179,20 +242,31 @@ class ProveQuery:
         return entries, frozenset(rebuilt)
 
 
-def _current(bucket: BucketProof) -> dict[str, Posting]:
-    state = CurrentEntries()
-    state.apply(bucket.postings)
-    return state.current
-
-
-def _shortened(
-    bucket: BucketProof, current: Mapping[str, Posting], rebuilt: frozenset[int]
-) -> BucketProof:
-    """``bucket`` with every current ``add`` (``current``, its own) whose served
-    revision rebuilds its hash marked short. One the stored entry no longer rebuilds
-    (edited in the database) stays whole, so that the reader can name the entry."""
-    short = frozenset(p.index for p in current.values() if p.index in rebuilt)
-    return replace(bucket, short=short)
+def _bucket_proofs(
+    keys: tuple[IndexKey, ...],
+    map_proofs: list[MapProof] | None,
+    parts: list[Part],
+    current: Mapping[str, Posting],
+    rebuilt: frozenset[int],
+) -> list[BucketProof]:
+    """The page's buckets: on page 1 (``map_proofs`` given) every bucket of the plan,
+    those the page does not reach with no postings; later, the buckets of its parts.
+    Every current ``add`` whose served revision rebuilds its hash (``rebuilt``) is
+    marked short; one the stored entry no longer rebuilds (edited in the database)
+    stays whole, so that the reader can name the entry."""
+    by_bucket = {part.bucket: part for part in parts}
+    chosen = range(len(keys)) if map_proofs is not None else sorted(by_bucket)
+    proofs: list[BucketProof] = []
+    for bucket in chosen:
+        part = by_bucket.get(bucket, Part(bucket, 0, 0, ()))
+        short = frozenset(
+            p.index for p in part.postings if p.index in rebuilt and current.get(p.entry_id) == p
+        )
+        map_proof = None if map_proofs is None else map_proofs[bucket]
+        proofs.append(
+            BucketProof(keys[bucket], map_proof, part.start, part.end, part.postings, short)
+        )
+    return proofs
 
 
 def _proven(stored: Entry, visible: Entry) -> ProvenEntry:

@@ -182,7 +182,8 @@ class EntryEndpoints:
     async def query_entries(self, call: Call) -> HttpResponse:
         request = self._queries.parse(call.request.raw_query)
         if request.proof:
-            proof = await self._prove.execute(QueryProofRequest(call.caller, request.filters))
+            asked = QueryProofRequest(call.caller, request.filters, request.limit, request.cursor)
+            proof = await self._prove.execute(asked)
             return json_response(200, query_proof_json(proof))
         result = await self._query.execute(QueryEntriesQuery(call.caller, request))
         return HttpResponse(200, _JSON, result.body)

@@ -44,7 +44,8 @@ QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
         "`1` or `true`: answer with a query proof, what shows the answer holds every "
         "entry the log has for it (docs/query-proofs.md); the filters it is proven "
         "through are `actor_id`, `target_type` with `target_id`, `action` (exact), or a "
-        "time range alone.",
+        "time range alone. It comes in pages of at most `limit` postings, each pinned to "
+        "page 1's checkpoint; follow `next_cursor` to the last page.",
         {"enum": ["1", "true", "0", "false"]},
     ),
 }

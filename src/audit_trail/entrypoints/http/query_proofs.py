@@ -23,24 +23,24 @@ def query_proof_json(proof: QueryProof) -> dict[str, Any]:
         },
         "buckets": [_bucket(bucket) for bucket in proof.buckets],
         "entries": [_entry(entry) for entry in proof.entries],
+        "next_cursor": proof.next_cursor,
     }
 
 
 def _bucket(bucket: BucketProof) -> dict[str, Any]:
-    return {
+    part: dict[str, Any] = {
         "kind": bucket.key.kind.value,
         "value": bucket.key.value,
         "bucket": bucket.key.bucket,
-        "map": proof_to_json(bucket.map_proof),
-        "start": bucket.range.start,
-        "end": bucket.range.end,
-        "left": [b64(h) for h in bucket.range.left],
-        "right": [b64(h) for h in bucket.range.right],
-        "postings": [
-            posting.as_short_json() if posting.index in bucket.short else posting.as_json()
-            for posting in bucket.postings
-        ],
     }
+    if bucket.map_proof is not None:  # page 1's
+        part["map"] = proof_to_json(bucket.map_proof)
+    part["start"], part["end"] = bucket.start, bucket.end
+    part["postings"] = [
+        posting.as_short_json() if posting.index in bucket.short else posting.as_json()
+        for posting in bucket.postings
+    ]
+    return part
 
 
 def _entry(proven: ProvenEntry) -> dict[str, Any]:
