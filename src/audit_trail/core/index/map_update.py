@@ -223,13 +223,7 @@ async def _merge_in_turns(
         merged = _merge(depth, child, leaves, loaded, built)
         await asyncio.sleep(0)
         return merged
-    if isinstance(child, NodeChild):
-        nid = node_id(leaves[0][0], depth)
-        left, right = loaded[nid].left, loaded[nid].right
-    else:  # a slot of one key or none becomes a subtree of all of them
-        if isinstance(child, LeafChild) and all(key != child.key for key, _ in leaves):
-            leaves = sorted([*leaves, (child.key, child.hash)])
-        nid, left, right = node_id(leaves[0][0], depth), EMPTY_CHILD, EMPTY_CHILD
+    nid, left, right, leaves = _opened(depth, child, leaves, loaded)
     cut = _cut(leaves, depth)
     if cut:
         left = await _merge_in_turns(depth + 1, left, leaves[:cut], loaded, built)
@@ -247,19 +241,38 @@ def _merge(
 ) -> Child:
     """The slot at ``depth`` after setting ``leaves`` (sorted ``(key, leaf hash)``, at
     least one) in it."""
+    if not isinstance(child, NodeChild):
+        return _build(depth, _joined(child, leaves), built)
+    nid, left, right, leaves = _opened(depth, child, leaves, loaded)
+    cut = _cut(leaves, depth)
+    if cut:
+        left = _merge(depth + 1, left, leaves[:cut], loaded, built)
+    if cut < len(leaves):
+        right = _merge(depth + 1, right, leaves[cut:], loaded, built)
+    return _store(nid, InternalNode(left, right), built)
+
+
+def _opened(
+    depth: int,
+    child: Child,
+    leaves: list[tuple[bytes, bytes]],
+    loaded: Mapping[bytes, InternalNode],
+) -> tuple[bytes, Child, Child, list[tuple[bytes, bytes]]]:
+    """The slot at ``depth``, which setting ``leaves`` makes (or keeps) an internal node:
+    its id, its two children as they are (a stored node's, or empty ones), and the
+    leaves to set in them (with the slot's own key, when it held one)."""
+    nid = node_id(leaves[0][0], depth)
     if isinstance(child, NodeChild):
-        nid = node_id(leaves[0][0], depth)
         node = loaded[nid]
-        cut = _cut(leaves, depth)
-        left, right = node.left, node.right
-        if cut:
-            left = _merge(depth + 1, left, leaves[:cut], loaded, built)
-        if cut < len(leaves):
-            right = _merge(depth + 1, right, leaves[cut:], loaded, built)
-        return _store(nid, InternalNode(left, right), built)
+        return nid, node.left, node.right, leaves
+    return nid, EMPTY_CHILD, EMPTY_CHILD, _joined(child, leaves)
+
+
+def _joined(child: Child, leaves: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``leaves`` and the key a slot of one key holds, unless they set it anew."""
     if isinstance(child, LeafChild) and all(key != child.key for key, _ in leaves):
-        leaves = sorted([*leaves, (child.key, child.hash)])
-    return _build(depth, leaves, built)
+        return sorted([*leaves, (child.key, child.hash)])
+    return leaves
 
 
 def _build(
