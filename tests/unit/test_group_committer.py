@@ -108,6 +108,26 @@ async def test_a_storage_failure_reaches_every_waiter_and_the_next_write_proceed
     assert await committer.append("t1", [record()]) == 0
 
 
+class StoredThenTimedOut(InMemoryEntryRepository):
+    """A log whose commit stores the changes and then fails, as a write whose answer
+    was lost to a timeout does."""
+
+    async def commit(
+        self, tenant: str, groups: Sequence[Sequence[LogRecord]]
+    ) -> list[int | DomainError]:
+        await super().commit(tenant, groups)
+        raise StorageUnavailable("timed out")
+
+
+async def test_a_write_that_failed_after_storing_still_invalidates_the_cache() -> None:
+    log, cache = StoredThenTimedOut(), CountingQueryCache()
+    committer = GroupCommitter(log, cache)
+    with pytest.raises(StorageUnavailable):
+        await committer.append("t1", [record()])
+    assert await log.size("t1") == 1  # stored after all: a cached page would lack it
+    assert cache.invalidations == ["t1"]
+
+
 async def test_a_cancelled_caller_does_not_cancel_the_write() -> None:
     log = SlowLog()
     committer = GroupCommitter(log, CountingQueryCache())

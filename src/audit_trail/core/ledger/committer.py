@@ -117,6 +117,10 @@ class GroupCommitter:
                 tenant, [item.records for item in batch]
             )
         except BaseException as exc:
+            if isinstance(exc, Exception):
+                # the write may have landed before its answer was lost (a timeout):
+                # a cached page without it must not outlive it
+                await self._invalidate(tenant)
             for item in batch:
                 _settle(item.done, exc)
             if not isinstance(exc, Exception):
@@ -130,13 +134,16 @@ class GroupCommitter:
         if stored:
             if self._index is not None:
                 await self._index.committed(tenant, stored)
-            try:
-                await self._cache.invalidate(tenant)
-            except Exception:  # a cache never raises (its port says so); if one does,
-                # what is stored stays acknowledged: a retry would store it twice
-                log.exception("the query cache failed to invalidate tenant %r", tenant)
+            await self._invalidate(tenant)
         for item, result in zip(batch, results, strict=True):
             _settle(item.done, result)
+
+    async def _invalidate(self, tenant: str) -> None:
+        try:
+            await self._cache.invalidate(tenant)
+        except Exception:  # a cache never raises (its port says so); if one does,
+            # what is stored stays acknowledged: a retry would store it twice
+            log.exception("the query cache failed to invalidate tenant %r", tenant)
 
 
 def _settle(done: asyncio.Future[int], result: int | BaseException) -> None:
