@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
+from audit_trail.core.index import integrate
 from audit_trail.core.index.integrate import IndexIntegrator
-from audit_trail.core.index.upkeep import IndexFollower, IntegrateOnWrite
+from audit_trail.core.index.upkeep import CATCH_UP_REST, IndexFollower, IntegrateOnWrite
 from audit_trail.core.integrity.leaf import revision_record
 from audit_trail.core.ledger.committer import GroupCommitter
+from audit_trail.core.ports.index import IndexHead
 from tests.contracts.builders import make_entry
 from tests.unit.fakes import CountingQueryCache
 
@@ -92,3 +96,56 @@ async def test_a_closed_follower_leaves_the_rest_to_the_next_integration() -> No
     await record(committer)
     await asyncio.sleep(0.2)  # four times the delay
     assert await covers(storage) == 0
+
+
+class Pauses:
+    """``asyncio`` as integrate.py sees it, with every sleep's delay recorded."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+
+
+async def test_a_catch_up_rests_between_chunks_as_long_as_each_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses = Pauses()
+    monkeypatch.setattr(integrate, "asyncio", pauses)
+    monkeypatch.setattr(integrate, "CHUNK", 4)
+    storage = InMemoryEntryRepository()
+    for _ in range(10):
+        await storage.commit(TENANT, [[revision_record(make_entry(TENANT))]])
+    integrator = IndexIntegrator(storage.query_index(), storage)
+    await integrator.integrate(TENANT)  # a proof's integration: no rest
+    assert pauses.delays == [0, 0]  # two chunks after the first, no rest
+
+    for _ in range(10):
+        await storage.commit(TENANT, [[revision_record(make_entry(TENANT))]])
+    pauses.delays.clear()
+    await integrator.integrate(TENANT, rest=1.0)  # the follower's: a rest per chunk
+    between_chunks = [delay for delay in pauses.delays if delay > 0]
+    assert len(between_chunks) == 2  # 11 new leaves (10 and the last index leaf), 3 chunks
+    assert await covers(storage) == await storage.size(TENANT) - 1
+
+
+async def test_the_follower_catches_up_at_rest() -> None:
+    seen: list[float] = []
+
+    class Recording(IndexIntegrator):
+        async def integrate(self, tenant: str, *, rest: float = 0.0) -> IndexHead:
+            seen.append(rest)
+            return await super().integrate(tenant, rest=rest)
+
+    storage = InMemoryEntryRepository()
+    follower = IndexFollower(Recording(storage.query_index(), storage), 0.01)
+    committer = GroupCommitter(storage, CountingQueryCache(), index=follower)
+    position = await record(committer)
+    await eventually_covers(storage, position + 1)
+    assert seen == [CATCH_UP_REST]
+    await follower.close()

@@ -24,6 +24,8 @@ from audit_trail.core.index.integrate import CHUNK, IndexIntegrator
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_REST = 1.0  # the follower rests as long as each chunk took, before the next
+
 
 class IndexUpkeep(Protocol):
     async def committed(self, tenant: str, changes: int) -> None:
@@ -75,7 +77,8 @@ class IndexFollower:
                     continue
                 del self._due[tenant], self._waiting[tenant]
                 try:
-                    await self._integrator.integrate(tenant)
+                    # a backlog (a bulk load, a restart) is caught up at half the loop
+                    await self._integrator.integrate(tenant, rest=CATCH_UP_REST)
                 except Exception:
                     log.exception("the query index of tenant %r fell behind its log", tenant)
         finally:
