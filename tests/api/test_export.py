@@ -111,3 +111,16 @@ async def test_refusals(api: Api) -> None:
     assert error_fields(await api.call("GET", "/entries/export", params={"since": "x"})) == {
         "since"
     }
+
+
+async def test_the_openapi_document_describes_it(api: Api) -> None:
+    document = (await api.call("GET", "/openapi.json", anonymous=True)).json()
+    operation = document["paths"]["/apiv3/audit_trail/entries/export"]["get"]
+    assert operation["operationId"] == "exportEntries"
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"format", "action", "since", "sort"} <= names
+    assert not names & {"limit", "cursor", "proof"}
+    assert set(operation["responses"]["200"]["content"]) == {
+        "application/x-ndjson",
+        "text/csv; charset=utf-8",
+    }
