@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from audit_trail.core.integrity import leaf_hash
+from audit_trail.core.integrity.leaf import leaf_bytes
+from audit_trail.verify.query_entries import rebuilt_leaves
 from tests.api.client import Api, entry, error_fields, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
 from tests.api.tokens import KeyPair, Tokens
@@ -124,3 +127,28 @@ async def test_the_openapi_document_describes_it(api: Api) -> None:
         "application/x-ndjson",
         "text/csv; charset=utf-8",
     }
+
+
+async def test_each_line_rebuilds_the_leaf_at_its_index(api: Api) -> None:
+    first = await api.record()
+    await api.call("PUT", f"/entries/{first['id']}", json=entry(action="doc.amended"))
+    await api.record(entry(action="doc.other"))
+    lines = _lines((await api.call("GET", "/entries/export")).text)
+    end = max(line["leaf_index"] for line in lines) + 1
+    leaves = await api.call("GET", "/log/leaves", params={"start": "0", "end": str(end)})
+    assert leaves.status_code == 200, leaves.text
+    by_index = {leaf["index"]: leaf["leaf"] for leaf in leaves.json()["leaves"]}
+    rebuilt = rebuilt_leaves({line["entry"]["id"]: line for line in lines}, "acme")
+    for line in lines:
+        served = rebuilt[line["entry"]["id"]]
+        assert served.failure is None
+        assert served.leaf_hash == leaf_hash(leaf_bytes(by_index[line["leaf_index"]]))
+    assert {line["prev"] is None for line in lines} == {True, False}
+
+
+async def test_head_sends_the_headers_without_the_body(api: Api) -> None:
+    await api.record()
+    response = await api.call("HEAD", "/entries/export", params={"format": "csv"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content == b""
