@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.api.client import BASE
 from tests.unit.test_verify_cli import verify
-from tests.unit.verify_support import BASE, Service
+from tests.unit.verify_support import Service
 
 
 async def _export(service: Service) -> list[str]:
