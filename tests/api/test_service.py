@@ -35,6 +35,7 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/metrics",
         "/apiv3/audit_trail/entries",
         "/apiv3/audit_trail/entries/batch",
+        "/apiv3/audit_trail/entries/export",
         "/apiv3/audit_trail/entries/{entry_id}",
         "/apiv3/audit_trail/entries/{entry_id}/history",
         "/apiv3/audit_trail/entries/{entry_id}/proof",
@@ -92,6 +93,7 @@ async def test_unknown_routes_are_404_problems(api: Api, path: str) -> None:
         ("PATCH", "/entries", "POST, GET, HEAD"),
         ("POST", "/entries/some-id", "GET, HEAD, PUT, DELETE"),
         ("GET", "/entries/batch", "POST"),
+        ("PUT", "/entries/export", "GET, HEAD"),
         ("OPTIONS", "/entries/some-id/history", "GET, HEAD"),
     ],
 )

@@ -21,7 +21,7 @@ from typing import Literal
 import uvicorn
 
 from audit_trail.adapters.auth import KeyConfigError, load_or_create_dev_key, mint_token
-from audit_trail.entrypoints import asgi, verify_cli
+from audit_trail.entrypoints import asgi, export_cli, verify_cli
 from audit_trail.entrypoints.container import build_container, build_token_verifier, jwt_config
 from audit_trail.entrypoints.settings import Settings, SettingsError, load_settings
 from audit_trail.plugins import PluginSetupError
@@ -265,6 +265,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "token": Subcommand("print a signed bearer token", _token_arguments, token),
     "plugins": Subcommand("list the plugins and their hooks", lambda parser: None, plugins),
     "verify": Subcommand(verify_cli.VERIFY_HELP, verify_cli.verify_arguments, verify_cli.verify),
+    "export": Subcommand(export_cli.EXPORT_HELP, export_cli.export_arguments, export_cli.export),
     "log-key": Subcommand(
         verify_cli.LOG_KEY_HELP, verify_cli.log_key_arguments, verify_cli.log_key
     ),

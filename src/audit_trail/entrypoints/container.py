@@ -45,6 +45,7 @@ from audit_trail.core.usecases import (
     RecordEntry,
 )
 from audit_trail.core.usecases.evidence import LogEvidence
+from audit_trail.core.usecases.export import ExportEntries
 from audit_trail.core.usecases.idempotent import IdempotentRecording
 from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
@@ -52,6 +53,7 @@ from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.entries import EntryEndpoints
 from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
+from audit_trail.entrypoints.http.export import ExportEndpoint
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
@@ -197,9 +199,16 @@ def build_http_api(
     meta: MetaEndpoints,
     authenticator: BearerAuthenticator,
     settings: Settings,
+    *,
+    export: ExportEndpoint,
 ) -> HttpApi:
     return HttpApi(
-        {**entries.endpoints(), **evidence.endpoints(), **meta.endpoints()},
+        {
+            **entries.endpoints(),
+            **evidence.endpoints(),
+            **meta.endpoints(),
+            "exportEntries": export.export_entries,
+        },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -262,6 +271,13 @@ class Container(containers.DeclarativeContainer):
     amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
     delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)
+    export_entries = providers.Singleton(
+        ExportEntries,
+        repository,
+        repository,
+        processor,
+        page_size=settings.provided.export_page_size,
+    )
     prove_query = providers.Singleton(
         ProveQuery,
         repository,
@@ -293,6 +309,7 @@ class Container(containers.DeclarativeContainer):
     )
     evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)
     meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
+    export_endpoint = providers.Singleton(ExportEndpoint, export_entries, clock)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     http_api = providers.Singleton(
         build_http_api,
@@ -301,6 +318,7 @@ class Container(containers.DeclarativeContainer):
         meta_endpoints,
         authenticator,
         settings,
+        export=export_endpoint,
     )
 
 

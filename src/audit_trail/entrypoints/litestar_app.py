@@ -20,6 +20,7 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
 
 from audit_trail.entrypoints.container import Container, build_container, start, stop
 from audit_trail.entrypoints.http import (
@@ -66,6 +67,12 @@ def _handler_for(api_route: Route) -> HTTPRouteHandler:
             client=request.scope.get("client"),
         )
         response = await api.serve(api_route, http_request)
+        if response.stream is not None:
+            return ASGIStreamingResponse(
+                iterator=response.stream,
+                status_code=response.status,
+                headers=dict(response.headers),
+            )
         # the shared layer's bytes and headers as they are: no Response to convert
         # (a HEAD response's body is already empty, and says so: content-length 0,
         # as on Quart)

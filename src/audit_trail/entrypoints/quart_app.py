@@ -63,9 +63,10 @@ def _quart_path(template: str, routes: RouteTable) -> str:
 
 
 def _to_quart(response: HttpResponse) -> Response:
-    result = Response(
-        response.body, status=response.status, headers=Headers(list(response.headers))
-    )
+    body = response.body if response.stream is None else response.stream
+    result = Response(body, status=response.status, headers=Headers(list(response.headers)))
+    if response.stream is not None:
+        result.timeout = None  # an export takes as long as it takes
     if response.header("content-type") is None:
         del result.headers["content-type"]  # Quart adds text/html by default
     return result

@@ -65,6 +65,7 @@ class Settings:
     # HTTP
     max_body_bytes: int = 1 * MIB
     max_batch_entries: int = 1000
+    export_page_size: int = 500  # entries per storage read of GET /entries/export
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
     idempotency_ttl_seconds: int = 86_400  # how long an Idempotency-Key's outcome is kept
     idempotency_lease_seconds: float = 30.0  # a keyed request in flight holds its key this long
@@ -94,6 +95,7 @@ class Settings:
             "redis_tenant_max_bytes",
             "max_body_bytes",
             "max_batch_entries",
+            "export_page_size",
             "max_pending_writes",
             "idempotency_ttl_seconds",
             "idempotency_lease_seconds",

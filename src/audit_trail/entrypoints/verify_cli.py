@@ -15,17 +15,18 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 import httpx
 
-from audit_trail.core.integrity import parse_vkey
+from audit_trail.core.integrity import Checkpoint, parse_vkey
 from audit_trail.entrypoints.container import build_note_signer
 from audit_trail.entrypoints.settings import Settings
 from audit_trail.verify import AuditResult, Failure, ServiceClient, ServiceError, Verifier, connect
 from audit_trail.verify.evidence import served_vkey
+from audit_trail.verify.export_file import verify_export
 from audit_trail.verify.query import print_entries, verify_query
 from audit_trail.verify.results import Failed
 from audit_trail.verify.state import StateError, VerifyState, default_state_path
@@ -79,6 +80,12 @@ def verify_arguments(parser: argparse.ArgumentParser) -> None:
         "--entry", action="append", default=[], metavar="ID", help="verify one entry; repeatable"
     )
     parser.add_argument("--full", action="store_true", help="a full audit of every leaf and entry")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="check each line of an NDJSON export (audit-trail export) against the log",
+    )
 
 
 def verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,6 +109,8 @@ async def run_verify(
             raise ValueError(f"--token (or ${TOKEN_VARIABLE}) is required")
         if args.vkey is not None:
             parse_vkey(args.vkey)
+        if args.export is not None and not args.export.is_file():
+            raise ValueError(f"--export: no such file: {args.export}")
         state = VerifyState.load(state_path)
         service = connect(args.url, token, transport=transport)
     except (ValueError, StateError) as exc:  # NoteError is a ValueError
@@ -183,6 +192,8 @@ async def _verify(
             _note_withheld(f"entry {entry_id} revision {revision.revision}", revision.withheld, err)
         if result.ok:
             summary.append(f"entry {entry_id}: {len(result.revisions)} revision(s)")
+    if args.export is not None:
+        failures += await _verify_export(args.export, verifier, checkpoint, summary)
     if args.full:
         audit = await verifier.full_audit(checkpoint)
         failures += audit.failures
@@ -197,6 +208,20 @@ async def _verify(
         return INCOMPLETE
     print("verified: " + "; ".join(summary), file=out)
     return 0
+
+
+async def _verify_export(
+    path: Path, verifier: Verifier, checkpoint: Checkpoint, summary: list[str]
+) -> list[Failure]:
+    exported = await verify_export(_file_lines(path), verifier, checkpoint)
+    if not exported.failures:
+        summary.append(f"export {path.name}: {exported.lines} entries")
+    return exported.failures
+
+
+def _file_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as lines:
+        yield from lines
 
 
 def _audit_summary(audit: AuditResult, err: TextIO) -> str:

@@ -59,7 +59,11 @@ class HttpApi:
             response = await self._run(route, request)
         except Exception as exc:
             response = known_problem(exc) or _unexpected(request, route)
-        return replace(response, body=b"") if request.method == "HEAD" else response
+        if request.method != "HEAD":
+            return response
+        if response.stream is not None:
+            await response.stream.aclose()
+        return replace(response, body=b"", stream=None)
 
     async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
         check_body_size(request, self._max_body_bytes)

@@ -6,7 +6,7 @@ pairs) with ``build_request``, so that parsing happens once, here, identically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,11 +41,13 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """One response: status, headers (in order, names as sent) and the body bytes."""
+    """One response: status, headers (in order, names as sent) and the body bytes,
+    or, for a streamed body (an export), ``stream``: its chunks, in order."""
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    stream: AsyncGenerator[bytes, None] | None = field(default=None, compare=False)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

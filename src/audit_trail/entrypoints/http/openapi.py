@@ -14,6 +14,8 @@ from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
 from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref, text, timestamp
 
 _ID: Schema = text(MAX_ID_LENGTH)
+EXPORT = "exportEntries"
+_NOT_EXPORTED = ("limit", "cursor", "proof")  # an export has no pages
 IDEMPOTENT_OPERATIONS = frozenset({"recordEntry", "recordEntries"})
 QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
     "actor_id": ("Entries by this actor.", _ID),
@@ -79,7 +81,7 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs += ["unauthenticated", "forbidden", "storage-unavailable"]
     if route.body is not None:
         slugs += ["malformed-request", "unsupported-media-type", "validation-failed"]
-    if route.operation == "queryEntries":
+    if route.operation in ("queryEntries", EXPORT):
         slugs.append("validation-failed")
     if route.integers or route.optional_integers:
         slugs.append("validation-failed")
@@ -119,6 +121,15 @@ def _success(route: Route) -> dict[str, Any]:
         schema = {"type": "string"}
     response["content"] = {route.media_type: {"schema": schema}}
     headers: dict[str, Any] = {}
+    if route.operation == EXPORT:
+        response["content"] = {
+            "application/x-ndjson": {"schema": schema},
+            "text/csv; charset=utf-8": {"schema": schema},
+        }
+        headers["Content-Disposition"] = {
+            "description": 'attachment; filename="audit-trail-<tenant>-<UTC time>.<format>"',
+            "schema": {"type": "string"},
+        }
     if route.response == "Entry":
         headers["ETag"] = {
             "description": "The revision, as a strong tag.",
@@ -146,6 +157,21 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         params += [
             {"name": name, "in": "query", "description": text, "schema": schema}
             for name, (text, schema) in QUERY_PARAMETERS.items()
+        ]
+    if route.operation == EXPORT:
+        params.append(
+            {
+                "name": "format",
+                "in": "query",
+                "description": "`ndjson`: one JSON object per entry, with its integrity "
+                "data; `csv`: one row per entry, fixed columns (docs/lifecycle.md).",
+                "schema": {"enum": ["ndjson", "csv"], "default": "ndjson"},
+            }
+        )
+        params += [
+            {"name": name, "in": "query", "description": text, "schema": schema}
+            for name, (text, schema) in QUERY_PARAMETERS.items()
+            if name not in _NOT_EXPORTED
         ]
     params += [
         {

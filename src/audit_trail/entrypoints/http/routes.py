@@ -167,6 +167,14 @@ ROUTES = RouteTable(
             response="EntryList",
         ),
         Route("GET", "/entries", "queryEntries", "Query entries", READ, response="EntryPage"),
+        Route(
+            "GET",
+            "/entries/export",
+            "exportEntries",
+            "Every entry matching the query filters, streamed as NDJSON or CSV",
+            READ,
+            media_type="application/x-ndjson",
+        ),
         Route("GET", ENTRY, "getEntry", "Get one entry", READ, response="Entry"),
         Route(
             "PUT",

@@ -1,0 +1,140 @@
+"""GET /entries/export: every matching entry, streamed as NDJSON or CSV (docs/lifecycle.md).
+
+The query filters are GET /entries' own (``parse_query``), without ``limit``, ``cursor``
+and ``proof``: an export has no pages. Everything is validated before the first byte:
+once streaming has begun the status cannot change.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncGenerator
+from datetime import UTC
+from typing import Any
+
+import msgspec
+
+from audit_trail.core import FieldError, ValidationFailed, parse_query
+from audit_trail.core.integrity.leaf import b64
+from audit_trail.core.ports.clock import Clock
+from audit_trail.core.serialization import entry_to_json
+from audit_trail.core.usecases.export import ExportedEntry, ExportEntries, ExportQuery
+from audit_trail.entrypoints.http.messages import HttpResponse
+from audit_trail.entrypoints.http.routes import Call
+
+FORMATS = ("ndjson", "csv")
+_MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+_NOT_HERE = ("limit", "cursor", "proof")  # an export has no pages
+
+CSV_COLUMNS = (
+    "id",
+    "revision",
+    "tenant",
+    "occurred_at",
+    "recorded_at",
+    "action",
+    "outcome",
+    "actor.id",
+    "actor.type",
+    "actor.name",
+    "target.type",
+    "target.id",
+    "target.name",
+    "tags",
+    "metadata",
+    "source.ip",
+    "source.user_agent",
+    "recorded_by",
+)
+# OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def ndjson_line(exported: ExportedEntry) -> bytes:
+    line: dict[str, Any] = {"entry": entry_to_json(exported.entry)}
+    line["leaf_index"] = exported.leaf_index
+    proven = exported.proven
+    if proven is not None:
+        line["salts"] = {path: b64(salt) for path, salt in proven.salts.items()}
+        line["digests"] = {path: b64(digest) for path, digest in proven.digests.items()}
+        line["prev"] = None if proven.prev is None else b64(proven.prev)
+    return msgspec.json.encode(line) + b"\n"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_row(values: list[object]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([_cell(v) for v in values])
+    return buffer.getvalue().encode()
+
+
+def csv_values(exported: ExportedEntry) -> list[object]:
+    data = entry_to_json(exported.entry)
+    values: list[object] = []
+    for column in CSV_COLUMNS:
+        if column in ("tags", "metadata"):
+            values.append(data.get(column, [] if column == "tags" else {}))
+            continue
+        value: Any = data
+        for part in column.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values.append(value)
+    return values
+
+
+class ExportEndpoint:
+    def __init__(self, export: ExportEntries, clock: Clock) -> None:
+        self._export = export
+        self._clock = clock
+
+    async def export_entries(self, call: Call) -> HttpResponse:
+        params = call.request.query
+        kind = _format(params.pop("format", None))
+        errors = [FieldError(n, "is not a parameter of this route") for n in _NOT_HERE]
+        errors = [e for e in errors if e.field in params]
+        try:
+            request = parse_query({k: v for k, v in params.items() if k not in _NOT_HERE})
+        except ValidationFailed as failure:
+            raise ValidationFailed([*errors, *failure.errors]) from None
+        if errors:
+            raise ValidationFailed(errors)
+        query = ExportQuery(call.caller, request.filters, request.sort)
+        self._export.check(query)
+        stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        tenant = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.caller.tenant)
+        filename = f"audit-trail-{tenant}-{stamp}.{kind}"
+        headers = (
+            ("content-type", _MEDIA_TYPES[kind]),
+            ("content-disposition", f'attachment; filename="{filename}"'),
+            ("cache-control", "no-store"),
+        )
+        body = self._ndjson(query) if kind == "ndjson" else self._csv(query)
+        return HttpResponse(200, headers, stream=body)
+
+    async def _ndjson(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
+        async for exported in self._export.execute(query):
+            yield ndjson_line(exported)
+
+    async def _csv(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
+        yield csv_row(list(CSV_COLUMNS))
+        async for exported in self._export.execute(query):
+            yield csv_row(csv_values(exported))
+
+
+def _format(raw: list[str] | None) -> str:
+    if raw is None:
+        return FORMATS[0]
+    if len(raw) != 1 or raw[0] not in FORMATS:
+        raise ValidationFailed.single("format", f"must be one of: {', '.join(FORMATS)}")
+    return raw[0]
