@@ -9,13 +9,12 @@ import re
 import sys
 from pathlib import Path
 from typing import BinaryIO, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from audit_trail.entrypoints.http.paths import BASE_PATH
 from audit_trail.entrypoints.settings import Settings
 from audit_trail.entrypoints.verify_cli import QUERY_FILTERS, TOKEN_VARIABLE, ProgressBar
+from audit_trail.verify.service import connect
 
 EXPORT_HELP = "download every entry a query matches, as NDJSON or CSV"
 USAGE_ERROR, FAILED = 2, 1
@@ -55,25 +54,20 @@ async def run_export(
     if not token:
         print(f"audit-trail: --token (or ${TOKEN_VARIABLE}) is required", file=err)
         return USAGE_ERROR
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        print(f"audit-trail: not an http(s) URL: {args.url!r}", file=err)
+    try:
+        # no read timeout: a large export may pause between pages
+        service = connect(
+            args.url, token, transport=transport, timeout=httpx.Timeout(30, read=None)
+        )
+    except ValueError as exc:
+        print(f"audit-trail: {exc}", file=err)
         return USAGE_ERROR
-    path = parts.path.rstrip("/")
-    base_path = path if path.endswith(BASE_PATH) else path + BASE_PATH
-    root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-    # no read timeout: a large export may pause between pages
-    http = httpx.AsyncClient(
-        base_url=root, transport=transport, timeout=httpx.Timeout(30, read=None)
-    )
     params = {"format": args.format}
     if args.sort:
         params["sort"] = args.sort
     params |= {n: getattr(args, n) for n, _ in QUERY_FILTERS if getattr(args, n) is not None}
-    url = f"{base_path}/entries/export"
-    headers = {"authorization": f"Bearer {token}"}
     try:
-        async with http.stream("GET", url, params=params, headers=headers) as response:
+        async with service.stream("/entries/export", params) as response:
             if response.status_code != 200:
                 await response.aread()
                 print(f"audit-trail: {response.status_code} {response.text}", file=err)
@@ -84,7 +78,7 @@ async def run_export(
         print(f"audit-trail: the export failed: {exc}", file=err)
         return FAILED
     finally:
-        await http.aclose()
+        await service.http.aclose()
     if isinstance(target, Path):
         print(f"wrote {lines} lines to {target}", file=err)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -110,6 +111,13 @@ class ServiceClient:
             if not isinstance(cursor, str):
                 raise ServiceError("/entries: next_cursor is neither a string nor null")
 
+    def stream(
+        self, path: str, params: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """A GET of ``path`` (under the base path, with the token) whose body is read as
+        it comes (``audit-trail export``)."""
+        return self.http.stream("GET", self._base + path, params=params, headers=self._auth)
+
     async def _get(self, path: str, *, auth: bool = True, **params: object) -> Any:
         response = await self._request(path, auth=auth, **params)
         try:
@@ -134,7 +142,7 @@ def connect(
     token: str | None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
 ) -> ServiceClient:
     """A client of the service at ``url`` (``https://host``, or with its base path).
     Close it with ``await client.http.aclose()``."""
