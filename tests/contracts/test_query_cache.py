@@ -109,6 +109,18 @@ async def test_invalidating_a_tenant_with_nothing_cached_is_harmless(
     assert await query_cache.get_or_load("never-seen", "q", Loader(b"v")) == b"v"
 
 
+async def test_forget_makes_the_next_call_load_again_for_that_tenant_only(
+    query_cache: QueryCache,
+) -> None:
+    await query_cache.get_or_load("t1", "q", Loader(b"old"))
+    await query_cache.get_or_load("t2", "q", Loader(b"kept"))
+    await query_cache.forget("t1")
+    reload = Loader(b"new")
+    assert await query_cache.get_or_load("t1", "q", reload) == b"new"
+    assert reload.calls == 1
+    assert await query_cache.get_or_load("t2", "q", Loader(b"x")) == b"kept"
+
+
 async def test_concurrent_misses_share_one_load(query_cache: QueryCache) -> None:
     gate = asyncio.Event()
     load = Loader(b"shared", gate=gate)

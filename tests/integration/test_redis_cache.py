@@ -110,6 +110,27 @@ async def test_invalidate_reaches_every_process_and_only_that_tenant(
     assert await reader.get_or_load("umbrella", "q", Loader(b"reloaded")) == b"umbrella"
 
 
+async def test_forget_deletes_the_tenants_pages_and_only_theirs(
+    make_cache: MakeCache, sync_redis: redis.Redis, prefix: str
+) -> None:
+    writer, reader = await make_cache(), await make_cache()
+    for query in ("q1", "q2", "q3"):
+        await reader.get_or_load("acme", query, Loader(b"ada@example.org"))
+    await reader.get_or_load("umbrella", "q1", Loader(b"umbrella"))
+    assert len(list(sync_redis.scan_iter(f"{prefix}:page:acme:*"))) == 3
+
+    await writer.forget("acme")
+
+    assert list(sync_redis.scan_iter(f"{prefix}:page:acme:*")) == []
+    assert not any(
+        b"ada@example.org" in sync_redis.get(k)
+        for k in sync_redis.scan_iter("*")
+        if sync_redis.type(k) == b"string"
+    )
+    assert await reader.get_or_load("acme", "q1", Loader(b"new")) == b"new"
+    assert await reader.get_or_load("umbrella", "q1", Loader(b"reloaded")) == b"umbrella"
+
+
 async def test_concurrent_misses_load_once_per_process(cache: RedisQueryCache) -> None:
     load = Loader(b"slow page", delay=0.05)
     pages = await asyncio.gather(*(cache.get_or_load("acme", "q", load) for _ in range(20)))

@@ -36,6 +36,10 @@ class CountingQueryCache:
         self.invalidations.append(tenant)
         self.generations[tenant] = self.generations.get(tenant, 0) + 1
 
+    async def forget(self, tenant: str) -> None:
+        await self.invalidate(tenant)
+        self.pages = {slot: page for slot, page in self.pages.items() if slot[0] != tenant}
+
 
 class FixedIdFactory:
     """Hands out the ids it was given, in order."""

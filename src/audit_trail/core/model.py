@@ -73,11 +73,14 @@ class Evidence:
 
     ``salts`` holds the 16-byte salt of each committed field path; ``prev`` is the leaf
     hash of the previous revision (None for revision 1); ``leaf_hash`` is this
-    revision's own leaf hash, from which the next revision's ``prev`` is taken."""
+    revision's own leaf hash, from which the next revision's ``prev`` is taken.
+    ``erased`` holds the field digest of each path whose value and salt were erased
+    (docs/lifecycle.md, "Erasure"): the leaf still commits it, nothing can show it."""
 
     salts: Mapping[str, bytes]
     prev: bytes | None
     leaf_hash: bytes
+    erased: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class Entry:
     ``recorded_at`` is when this revision was stored and ``recorded_by`` the subject of
     the token that made it. Times are UTC, to the millisecond. ``evidence`` binds the
     revision to its leaf in the tenant log; storage refuses a revision without it.
+    ``erased`` names, sorted, the committed paths of this revision whose values were
+    erased: they are absent (``tags`` is empty), and the leaf keeps their digests.
     """
 
     id: str
@@ -105,6 +110,7 @@ class Entry:
     source: Source = Source()
     deleted: bool = False
     recorded_by: str = ""
+    erased: tuple[str, ...] = ()
     evidence: Evidence | None = field(default=None, compare=False, repr=False)
 
     def next_revision(self, recorded_at: datetime, recorded_by: str, **changes: Any) -> Entry:
@@ -114,6 +120,7 @@ class Entry:
             revision=self.revision + 1,
             recorded_at=recorded_at,
             recorded_by=recorded_by,
+            erased=(),
             evidence=None,
             **changes,
         )

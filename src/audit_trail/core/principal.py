@@ -12,6 +12,7 @@ class Scope(StrEnum):
     READ = "audit:read"
     WRITE = "audit:write"
     ADMIN = "audit:admin"
+    ERASE = "audit:erase"
 
 
 @dataclass(frozen=True, slots=True)

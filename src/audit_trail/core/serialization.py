@@ -23,7 +23,8 @@ STDLIB_JSON = StdlibJsonEncoder()
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
     """The entry as a JSON object. Optional fields that are unset are omitted;
-    ``deleted`` appears only on tombstones."""
+    ``erased`` (the paths whose values were erased) only when there are some, and
+    ``deleted`` only on tombstones."""
     data: dict[str, Any] = {
         "id": entry.id,
         "tenant": entry.tenant,
@@ -44,6 +45,8 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
         data["target"] = _without_none(
             {"type": entry.target.type, "id": entry.target.id, "name": entry.target.name}
         )
+    if entry.erased:
+        data["erased"] = list(entry.erased)
     if entry.deleted:
         data["deleted"] = True
     return data
@@ -71,6 +74,7 @@ def entry_from_json(data: Mapping[str, Any]) -> Entry:
         metadata=data.get("metadata", {}),
         source=Source(ip=source.get("ip"), user_agent=source.get("user_agent")),
         deleted=bool(data.get("deleted", False)),
+        erased=tuple(data.get("erased", ())),
     )
 
 

@@ -44,6 +44,7 @@ from audit_trail.core.usecases import (
     RecordEntries,
     RecordEntry,
 )
+from audit_trail.core.usecases.erase import EraseFields
 from audit_trail.core.usecases.evidence import LogEvidence
 from audit_trail.core.usecases.export import ExportEntries
 from audit_trail.core.usecases.idempotent import IdempotentRecording
@@ -52,6 +53,7 @@ from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.entries import EntryEndpoints
+from audit_trail.entrypoints.http.erase import EraseEndpoint
 from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.export import ExportEndpoint
 from audit_trail.entrypoints.http.meta import MetaEndpoints
@@ -201,6 +203,7 @@ def build_http_api(
     settings: Settings,
     *,
     export: ExportEndpoint,
+    erase: EraseEndpoint,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -208,6 +211,7 @@ def build_http_api(
             **evidence.endpoints(),
             **meta.endpoints(),
             "exportEntries": export.export_entries,
+            "eraseEntryFields": erase.erase_entry,
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
@@ -271,6 +275,9 @@ class Container(containers.DeclarativeContainer):
     amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
     delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)
+    erase_fields = providers.Singleton(
+        EraseFields, repository, committer, clock, cache, idempotency_store
+    )
     export_entries = providers.Singleton(
         ExportEntries,
         repository,
@@ -310,6 +317,7 @@ class Container(containers.DeclarativeContainer):
     evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)
     meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
     export_endpoint = providers.Singleton(ExportEndpoint, export_entries, clock)
+    erase_endpoint = providers.Singleton(EraseEndpoint, erase_fields)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     http_api = providers.Singleton(
         build_http_api,
@@ -319,6 +327,7 @@ class Container(containers.DeclarativeContainer):
         authenticator,
         settings,
         export=export_endpoint,
+        erase=erase_endpoint,
     )
 
 

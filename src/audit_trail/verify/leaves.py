@@ -14,10 +14,11 @@ from typing import Any
 
 from audit_trail.core.index.leaf import INDEX_KIND, parse_index_leaf
 from audit_trail.core.integrity import CompactRange, ProofError, leaf_hash
+from audit_trail.core.integrity.erasure import ERASE_KIND, erase_leaf_problem
 from audit_trail.core.integrity.leaf import LEAF_VERSION, LeafKind, leaf_bytes
 from audit_trail.verify.results import Failure, RevisionResult, fail
 
-KINDS = frozenset(kind.value for kind in LeafKind) | {INDEX_KIND}
+KINDS = frozenset(kind.value for kind in LeafKind) | {INDEX_KIND, ERASE_KIND}
 _DELETE = LeafKind.DELETE.value
 
 
@@ -70,6 +71,8 @@ class LeafWalk:
             return f"has version {leaf.get('v')!r}, not {LEAF_VERSION}"
         if kind == INDEX_KIND:
             return self._index_problem(index, leaf)
+        if kind == ERASE_KIND:
+            return self._erase_problem(leaf)
         if kind not in KINDS:
             return f"has kind {kind!r} (known: {', '.join(sorted(KINDS))})"
         if not isinstance(entry_id, str) or type(revision) is not int or revision < 1:
@@ -109,6 +112,18 @@ class LeafWalk:
             return f"commits tenant {committed.tenant!r}, not the tenant of {self.origin!r}"
         if committed.covers > index:
             return f"an index leaf covering {committed.covers} leaves cannot sit at {index}"
+        return None
+
+    def _erase_problem(self, leaf: Mapping[str, Any]) -> str | None:
+        """An erase leaf names fields of revisions the log already holds."""
+        problem = erase_leaf_problem(leaf)
+        if problem is not None:
+            return problem
+        if not self.origin.endswith(f"/{leaf['tenant']}"):
+            return f"commits tenant {leaf['tenant']!r}, not the tenant of {self.origin!r}"
+        last = self.latest.get(leaf["id"])
+        if last is None or any(r > last.revision for r in leaf["revisions"]):
+            return f"erases fields of revisions of entry {leaf['id']} the log does not hold"
         return None
 
     def live_ids(self) -> Iterator[str]:

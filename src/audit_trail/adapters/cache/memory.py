@@ -92,6 +92,9 @@ class InMemoryQueryCache:
         for cache_key in list(self._by_tenant.get(tenant, ())):
             self._remove(cache_key)
 
+    async def forget(self, tenant: str) -> None:
+        await self.invalidate(tenant)  # which removes the tenant's pages already
+
     async def _load(self, cache_key: _Key, load: Callable[[], Awaitable[bytes]]) -> bytes:
         self.stats.loads += 1
         value = await load()

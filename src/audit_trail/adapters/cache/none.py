@@ -15,3 +15,6 @@ class NoQueryCache:
 
     async def invalidate(self, tenant: str) -> None:
         return None
+
+    async def forget(self, tenant: str) -> None:
+        return None

@@ -152,6 +152,7 @@ class RedisQueryCache:
         self._bump = Script(rk.BUMP)
         self._peek = Script(rk.PEEK)
         self._store = Script(rk.STORE)
+        self._forget = Script(rk.FORGET)
         self._stats = RedisCacheStats()
         # fill-lock tokens, unique among holders: random per cache, then counted (no
         # system call for the CSPRNG on every read)
@@ -263,6 +264,16 @@ class RedisQueryCache:
             self._stats.errors += 1
             self._breaker.record_failure()
             self._lose_invalidation()
+
+    async def forget(self, tenant: str) -> None:
+        await self.invalidate(tenant)
+        try:
+            await self._link.evalsha(
+                self._forget, [self._keys.index(tenant), self._keys.charged(tenant)], []
+            )
+        except (RedisError, OSError):  # unreachable now: its pages expire, unserved
+            self._stats.errors += 1
+            log.warning("could not delete the cached pages of tenant %r", tenant, exc_info=True)
 
     async def aclose(self) -> None:
         """Stop the background work, after one last try at the epoch renewal it is due."""

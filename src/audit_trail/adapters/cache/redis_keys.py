@@ -216,3 +216,15 @@ if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
 end
 return {stored, evicted}
 """
+
+# KEYS: index, bytes. Deletes every page the tenant's index names, then the index and
+# its byte count (erasure: no cached copy of a value may outlive it). A page stored
+# without an index entry cannot exist: STORE indexes every page it stores.
+FORGET = """
+local pages = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  pages = pages + redis.call('DEL', string.sub(member, string.find(member, ':', 1, true) + 1))
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return pages
+"""

@@ -23,4 +23,5 @@ FLAT_FIELDS = (
     "source_ip",
     "source_user_agent",
     "recorded_by",
+    "erased",
 )

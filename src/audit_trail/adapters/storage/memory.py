@@ -203,6 +203,13 @@ class InMemoryEntryRepository(SingleChangeWrites):
         found = [e for e in revisions if revision is None or e.revision == revision]
         return _copy(found[-1]) if found else None
 
+    async def rewrite(self, revisions: Sequence[Entry]) -> None:
+        for revision in revisions:
+            stored = self._revisions.get((revision.tenant, revision.id), [])
+            for position, held in enumerate(stored):
+                if held.revision == revision.revision:
+                    stored[position] = _copy(revision)
+
     def _current(self, tenant: str, entry_id: str) -> Entry | None:
         revisions = self._revisions.get((tenant, entry_id))
         return revisions[-1] if revisions else None

@@ -44,6 +44,11 @@ class InMemoryIdempotencyStore:
         if held is not None and held.entry_ids == record.entry_ids and held.response is None:
             self._records[(record.tenant, record.key)] = replace(held, response=response)
 
+    async def forget_responses(self, tenant: str, entry_id: str) -> None:
+        for (owner, key), held in self._records.items():
+            if owner == tenant and entry_id in held.entry_ids and held.response is not None:
+                self._records[(owner, key)] = replace(held, response=None)
+
     async def find(self, tenant: str, key: str, now: int) -> IdempotencyRecord | None:
         held = self._records.get((tenant, key))
         return held if held is not None and held.expires_at > now else None

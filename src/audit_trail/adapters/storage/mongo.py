@@ -34,6 +34,7 @@ from audit_trail.adapters.storage.mongo_documents import (
     document_to_entry,
     revision_id,
     revisions_range,
+    rewrite_update,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
 from audit_trail.adapters.storage.mongo_idempotency import (
@@ -233,6 +234,14 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
                 sort=[("_id", DESCENDING)],
             )
         return None if document is None else document_to_entry(document)
+
+    async def rewrite(self, revisions: Sequence[Entry]) -> None:
+        with storage_errors():
+            for revision in revisions:
+                await self._entries.update_one(
+                    {"_id": revision_id(revision.id, revision.revision), "tenant": revision.tenant},
+                    rewrite_update(revision),
+                )
 
 
 def _current_only(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,7 +23,8 @@ revision too, as flat, indexable fields::
 - A leaf that commits no revision (``revision=None``) is a document with only
   ``tenant``, ``log_index``, ``leaf`` and ``leaf_hash`` (and an ObjectId ``_id``).
 
-Salts are kept as ``[path, salt]`` pairs since a path holds dots. Optional fields that
+Salts are kept as ``[path, salt]`` pairs since a path holds dots, and so are the
+kept digests of erased fields, in ``erased`` (absent when none). Optional fields that
 are unset are left out. Times are BSON datetimes (UTC, milliseconds), read back
 timezone-aware through ``CODEC_OPTIONS``.
 """
@@ -104,7 +105,27 @@ def entry_to_document(
         fields[LEAF_HASH] = evidence.leaf_hash
         fields["salts"] = [[path, salt] for path, salt in evidence.salts.items()]
         fields["prev"] = evidence.prev
+        if evidence.erased:
+            fields["erased"] = [[path, digest] for path, digest in evidence.erased.items()]
     return {name: value for name, value in fields.items() if value is not None}
+
+
+_KEPT_BY_REWRITE = frozenset({"_id", "id", "tenant", "revision", LIVE, LOG_INDEX, LEAF, LEAF_HASH})
+_REWRITTEN = frozenset(
+    name for name in (*FLAT_FIELDS, "salts", "prev", "deleted") if name not in _KEPT_BY_REWRITE
+)
+
+
+def rewrite_update(entry: Entry) -> dict[str, Any]:
+    """The update that stores ``entry`` over its stored revision's document, leaving
+    what places it in the log (``_id``, ``live``, ``log_index``, the leaf)."""
+    document = entry_to_document(entry)
+    kept = {name: value for name, value in document.items() if name in _REWRITTEN}
+    update: dict[str, Any] = {"$set": kept}
+    gone = sorted(_REWRITTEN - set(kept))
+    if gone:
+        update["$unset"] = dict.fromkeys(gone, "")
+    return update
 
 
 def leaf_document(tenant: str, log_index: int, record: LogRecord) -> dict[str, Any]:
@@ -138,6 +159,7 @@ def document_to_entry(document: Mapping[str, Any]) -> Entry:
             salts={path: bytes(salt) for path, salt in document.get("salts", ())},
             prev=None if document.get("prev") is None else bytes(document["prev"]),
             leaf_hash=bytes(document[LEAF_HASH]),
+            erased={path: bytes(digest) for path, digest in document.get("erased", ())},
         )
     return Entry(
         id=document["id"],
@@ -158,6 +180,7 @@ def document_to_entry(document: Mapping[str, Any]) -> Entry:
         source=Source(ip=document.get("source_ip"), user_agent=document.get("source_user_agent")),
         deleted=bool(document.get("deleted", False)),
         recorded_by=document.get("recorded_by", ""),
+        erased=tuple(sorted(path for path, _ in document.get("erased", ()))),
         evidence=evidence,
     )
 

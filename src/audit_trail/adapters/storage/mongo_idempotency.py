@@ -83,6 +83,13 @@ class MongoIdempotencyStore:
                 {"$set": {"response": _response_document(response)}},
             )
 
+    async def forget_responses(self, tenant: str, entry_id: str) -> None:
+        with storage_errors():  # a scan of a day's records: erasure is rare
+            await self._records.update_many(
+                {"_id.tenant": tenant, "entry_ids": entry_id, "response": {"$ne": None}},
+                {"$set": {"response": None}},
+            )
+
     async def find(self, tenant: str, key: str, now: int) -> IdempotencyRecord | None:
         with storage_errors():
             held = await self._records.find_one(

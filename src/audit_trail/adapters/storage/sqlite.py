@@ -43,7 +43,15 @@ from audit_trail.adapters.storage.sqlite_log import (
 )
 from audit_trail.adapters.storage.sqlite_migration import migrate
 from audit_trail.adapters.storage.sqlite_query import build_query
-from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
+from audit_trail.adapters.storage.sqlite_schema import (
+    COLUMNS,
+    DELETE_TAGS,
+    INSERT_TAG,
+    REWRITE_REVISION,
+    rewrite_parameters,
+    row_to_entry,
+    tag_rows,
+)
 from audit_trail.core.errors import DomainError, EntryTooLarge, StorageUnavailable
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
@@ -199,6 +207,18 @@ class SqliteEntryRepository(SingleChangeWrites):
         else:
             rows = await self._read(_SELECT_REVISION, (tenant, entry_id, revision))
         return row_to_entry(rows[0]) if rows else None
+
+    async def rewrite(self, revisions: Sequence[Entry]) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
+            for revision in revisions:
+                live = list(
+                    await db.execute_fetchall(REWRITE_REVISION, rewrite_parameters(revision))
+                )
+                if live and live[0][0]:  # the tags a query finds are the live revision's
+                    await db.execute_fetchall(DELETE_TAGS, (revision.tenant, revision.id))
+                    await db.executemany(INSERT_TAG, tag_rows(revision))
+
+        await self._write(work)
 
     def query_index(self) -> SqliteQueryIndex:
         """The query index of this file's tenant logs."""

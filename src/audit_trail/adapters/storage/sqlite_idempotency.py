@@ -63,6 +63,11 @@ _COMPLETE = (
     "UPDATE idempotency SET status = ?, headers = ?, body = ?"
     " WHERE tenant = ? AND key = ? AND entry_ids = ? AND status IS NULL"
 )
+_FORGET = (
+    "UPDATE idempotency SET status = NULL, headers = NULL, body = NULL"
+    " WHERE tenant = ? AND status IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM json_each(idempotency.entry_ids) WHERE value = ?)"
+)
 
 T = TypeVar("T")
 Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
@@ -110,6 +115,9 @@ class SqliteIdempotencyStore:
             json.dumps(list(record.entry_ids)),
         )
         await self._write(_changes(_COMPLETE, params))
+
+    async def forget_responses(self, tenant: str, entry_id: str) -> None:
+        await self._write(_changes(_FORGET, (tenant, entry_id)))
 
     async def find(self, tenant: str, key: str, now: int) -> IdempotencyRecord | None:
         rows = await self._read(_SELECT, (tenant, key, now))

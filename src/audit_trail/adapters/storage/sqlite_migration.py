@@ -10,7 +10,8 @@ revision, which proves they have not changed since the migration, not before it.
 2: no query index yet; its tables are created empty. 3: postings one per row; the
 query index is derived from the log, so it is emptied (each tenant keeps its index
 key, so that the rebuilt map is the one its index leaves commit) and built again,
-in runs, on first use. A file of a later version than this code knows is refused.
+in runs, on first use. 4: no ``erased`` column; it is added, NULL (nothing erased).
+A file of a later version than this code knows is refused.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from audit_trail.core.integrity.leaf import sealed_record
 from audit_trail.core.model import Entry
 from audit_trail.core.ports.log import LogRecord
 
-_EVIDENCE_COLUMNS = ("recorded_by", "salts", "prev", "leaf_hash")
+_EVIDENCE_COLUMNS = ("recorded_by", "erased", "salts", "prev", "leaf_hash")
 _V1_COLUMNS = tuple(column for column in COLUMNS if column not in _EVIDENCE_COLUMNS)
-_UNSEALED = ("", "{}", None, b"")  # the evidence columns of a revision not yet sealed
+_UNSEALED = ("", None, "{}", None, b"")  # the evidence columns of a revision not yet sealed
 _EMPTY_VERSION_3_INDEX = (
     "DROP TABLE postings",
     "DELETE FROM posting_heads",
@@ -60,6 +61,8 @@ async def migrate(db: aiosqlite.Connection) -> None:
     if version == 3:
         for statement in _EMPTY_VERSION_3_INDEX:
             await db.execute_fetchall(statement)
+    if version in (2, 3, 4):  # erasure keeps digests in a column of its own
+        await db.execute_fetchall("ALTER TABLE revisions ADD COLUMN erased TEXT")
     for statement in SCHEMA:
         await db.execute_fetchall(statement)
     by_tenant: dict[str, list[Entry]] = defaultdict(list)

@@ -1,7 +1,8 @@
 """The SQLite schema of SqliteEntryRepository, and entries to rows and back.
 
 ``revisions`` holds one row per revision, with its evidence (``recorded_by``, the
-salts as a JSON object of base64 strings, ``prev`` and ``leaf_hash``). ``live`` is 1
+salts as a JSON object of base64 strings, ``prev`` and ``leaf_hash``) and, in
+``erased``, the digests of its erased fields in the same form (NULL when none). ``live`` is 1
 on the current revision of an entry that is not deleted, 0 everywhere else; every
 query index is partial on ``live = 1`` and led by the tenant, so queries only ever
 walk the tenant's live entries. ``entry_tags`` holds the tags of live entries (one
@@ -32,7 +33,7 @@ from audit_trail.adapters.storage.flat_fields import FLAT_FIELDS
 from audit_trail.core.model import Actor, Entry, Evidence, Outcome, Source, Target
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 COLUMNS = (*FLAT_FIELDS, "salts", "prev", "leaf_hash", "deleted", "live")
 
@@ -67,6 +68,7 @@ SCHEMA = [
         source_ip TEXT,
         source_user_agent TEXT,
         recorded_by TEXT NOT NULL,
+        erased TEXT,
         salts TEXT NOT NULL,
         prev BLOB,
         leaf_hash BLOB NOT NULL,
@@ -192,12 +194,28 @@ def entry_to_row(entry: Entry, *, live: bool) -> tuple[Any, ...]:
         entry.source.ip,
         entry.source.user_agent,
         entry.recorded_by,
+        _dump_erased(evidence.erased),
         _dump_salts(evidence.salts),
         evidence.prev,
         evidence.leaf_hash,
         int(entry.deleted),
         int(live),
     )
+
+
+_KEPT_BY_REWRITE = ("tenant", "id", "revision", "live")
+_REWRITTEN = tuple(column for column in COLUMNS if column not in _KEPT_BY_REWRITE)
+REWRITE_REVISION = (
+    f"UPDATE revisions SET {', '.join(f'{column} = ?' for column in _REWRITTEN)}"  # noqa: S608
+    " WHERE tenant = ? AND id = ? AND revision = ? RETURNING live"
+)
+DELETE_TAGS = "DELETE FROM entry_tags WHERE tenant = ? AND id = ?"
+
+
+def rewrite_parameters(entry: Entry) -> tuple[Any, ...]:
+    """The parameters of ``REWRITE_REVISION`` for one sealed revision."""
+    row = dict(zip(COLUMNS, entry_to_row(entry, live=False), strict=True))
+    return (*(row[column] for column in _REWRITTEN), entry.tenant, entry.id, entry.revision)
 
 
 def tag_rows(entry: Entry) -> list[tuple[str, str, int, str]]:
@@ -227,6 +245,7 @@ def row_to_entry(row: Sequence[Any], *, evidence: bool = True) -> Entry:
         source_ip,
         source_user_agent,
         recorded_by,
+        erased,
         salts,
         prev,
         leaf_hash,
@@ -251,7 +270,13 @@ def row_to_entry(row: Sequence[Any], *, evidence: bool = True) -> Entry:
         source=Source(ip=source_ip, user_agent=source_user_agent),
         deleted=bool(deleted),
         recorded_by=recorded_by,
-        evidence=Evidence(salts=_load_salts(salts), prev=prev, leaf_hash=leaf_hash)
+        erased=() if erased is None else tuple(sorted(json.loads(erased))),
+        evidence=Evidence(
+            salts=_load_salts(salts),
+            prev=prev,
+            leaf_hash=leaf_hash,
+            erased={} if erased is None else _load_salts(erased),
+        )
         if evidence
         else None,
     )
@@ -264,6 +289,11 @@ def _dump_json(value: Any) -> str:
 
 def _dump_salts(salts: Mapping[str, bytes]) -> str:
     return _dump_json({path: base64.b64encode(s).decode("ascii") for path, s in salts.items()})
+
+
+def _dump_erased(digests: Mapping[str, bytes]) -> str | None:
+    """The kept digests of erased fields, as salts are kept; NULL when there are none."""
+    return _dump_salts(digests) if digests else None
 
 
 def _load_salts(text: str) -> dict[str, bytes]:

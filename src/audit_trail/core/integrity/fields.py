@@ -24,7 +24,7 @@ SALT_BYTES = 16
 
 def committed_fields(entry: Entry) -> dict[str, Any]:
     """Every committed path of ``entry`` and its value as the API renders it; an
-    absent field has no path."""
+    absent field has no path, nor has an erased one."""
     fields: dict[str, Any] = {
         "action": entry.action,
         "outcome": entry.outcome.value,
@@ -42,7 +42,10 @@ def committed_fields(entry: Entry) -> dict[str, Any]:
         fields["target.name"] = entry.target.name
     present = {path: value for path, value in fields.items() if value is not None}
     # every top-level metadata key is committed, its whole value, null included
-    return present | {f"metadata.{key}": value for key, value in entry.metadata.items()}
+    present |= {f"metadata.{key}": value for key, value in entry.metadata.items()}
+    for path in entry.erased:  # only its digest is left (``Evidence.erased``)
+        present.pop(path, None)
+    return present
 
 
 def field_digest(path: str, salt: bytes, value: Any) -> bytes:

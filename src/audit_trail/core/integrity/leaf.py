@@ -77,14 +77,27 @@ def b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def revision_leaf(entry: Entry, salts: Mapping[str, bytes], prev: bytes | None) -> dict[str, Any]:
-    """The leaf object that commits one revision with the given salts."""
-    return _leaf_object(entry, committed_fields(entry), salts, prev)
+def revision_leaf(
+    entry: Entry,
+    salts: Mapping[str, bytes],
+    prev: bytes | None,
+    erased: Mapping[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """The leaf object that commits one revision with the given salts (and the kept
+    digests of its erased fields)."""
+    return _leaf_object(entry, committed_fields(entry), salts, prev, erased)
 
 
 def _leaf_object(
-    entry: Entry, fields: Mapping[str, Any], salts: Mapping[str, bytes], prev: bytes | None
+    entry: Entry,
+    fields: Mapping[str, Any],
+    salts: Mapping[str, bytes],
+    prev: bytes | None,
+    erased: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
+    digests = {path: b64(field_digest(path, salts[path], v)) for path, v in fields.items()}
+    if erased:
+        digests.update((path, b64(digest)) for path, digest in erased.items())
     return {
         "v": LEAF_VERSION,
         "kind": LeafKind.of(entry).value,
@@ -94,7 +107,7 @@ def _leaf_object(
         "recorded_at": format_timestamp(entry.recorded_at),
         "recorded_by": entry.recorded_by,
         "prev": None if prev is None else b64(prev),
-        "fields": {path: b64(field_digest(path, salts[path], v)) for path, v in fields.items()},
+        "fields": digests,
     }
 
 
@@ -116,7 +129,7 @@ def sealed_leaf(entry: Entry) -> bytes:
     evidence = entry.evidence
     if evidence is None:
         raise ValueError(f"revision {entry.revision} of {entry.id!r} is not sealed")
-    return leaf_bytes(revision_leaf(entry, evidence.salts, evidence.prev))
+    return leaf_bytes(revision_leaf(entry, evidence.salts, evidence.prev, evidence.erased))
 
 
 def revision_record(entry: Entry) -> LogRecord:

@@ -33,3 +33,10 @@ class QueryCache(Protocol):
     async def invalidate(self, tenant: str) -> None:
         """Forget every value cached for ``tenant``."""
         ...
+
+    async def forget(self, tenant: str) -> None:
+        """Invalidate ``tenant`` and delete the pages it had cached, rather than let
+        them expire: after an erasure, no copy of an erased value may stay behind.
+        Best effort, like everything a cache does: a backend that is down keeps its
+        pages until they expire (and serves none of them, as after ``invalidate``)."""
+        ...

@@ -68,3 +68,9 @@ class IdempotencyStore(Protocol):
     async def find(self, tenant: str, key: str, now: int) -> IdempotencyRecord | None:
         """The tenant's record of ``key``, None when absent or expired at ``now``."""
         ...
+
+    async def forget_responses(self, tenant: str, entry_id: str) -> None:
+        """Drop the kept answer of every record of ``tenant`` that names ``entry_id``
+        (its body may show values since erased); the records keep their entry ids, so
+        a retry rebuilds the answer from the entries as they are now."""
+        ...

@@ -74,3 +74,11 @@ class EntryRepository(Protocol):
         """That revision of the entry, or its latest one (a tombstone included) when
         ``revision`` is None; None when there is no such revision in the tenant."""
         ...
+
+    async def rewrite(self, revisions: Sequence[Entry]) -> None:
+        """Store each of ``revisions`` over the stored revision of the same tenant, id
+        and number, with everything that derives from it (the tags a query finds).
+        For erasure only: what changes is values, salts and ``erased``; what the leaf
+        commits (``leaf_hash``, ``prev``, ``recorded_at``...) stays. A revision that
+        storage does not hold is left alone."""
+        ...

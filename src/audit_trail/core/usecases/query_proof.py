@@ -280,4 +280,5 @@ def _proven(stored: Entry, visible: Entry) -> ProvenEntry:
             salts[path] = evidence.salts[path]
         else:
             digests[path] = field_digest(path, evidence.salts[path], value)
+    digests.update(evidence.erased)  # nobody sees an erased field: its digest is all there is
     return ProvenEntry(visible, salts, digests, evidence.prev)

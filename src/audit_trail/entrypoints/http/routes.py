@@ -123,7 +123,7 @@ class RouteTable:
         ]
 
 
-READ, WRITE, ADMIN = Scope.READ, Scope.WRITE, Scope.ADMIN
+READ, WRITE, ADMIN, ERASE = Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.ERASE
 ENTRY = "/entries/{entry_id}"
 
 ROUTES = RouteTable(
@@ -194,6 +194,15 @@ ROUTES = RouteTable(
             ADMIN,
             status=204,
             conditional=True,
+        ),
+        Route(
+            "POST",
+            f"{ENTRY}/erase",
+            "eraseEntryFields",
+            "Erase fields from every revision of an entry: values and salts go, digests stay",
+            ERASE,
+            body="EraseRequest",
+            response="Erasure",
         ),
         Route(
             "GET",

@@ -7,6 +7,8 @@ from typing import Any
 from audit_trail.core import Outcome
 from audit_trail.core.query import MAX_LIMIT
 from audit_trail.core.timestamps import MAX_TIMESTAMP_LENGTH
+from audit_trail.core.usecases.erase import MAX_FIELDS as MAX_ERASED_FIELDS
+from audit_trail.core.usecases.erase import MAX_REASON as MAX_ERASE_REASON
 from audit_trail.core.validation import (
     ACTION_PATTERN,
     MAX_ID_LENGTH,
@@ -129,6 +131,17 @@ def _metadata_schema() -> Schema:
     }
 
 
+ERASURE_MEMBERS = [
+    "entry_id",
+    "fields",
+    "revisions",
+    "reason",
+    "recorded_at",
+    "recorded_by",
+    "leaf_index",
+]
+
+
 def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
     # the optional members may be sent as null (never returned as null)
     actor = {
@@ -155,6 +168,13 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
             "type": "object",
             "properties": {"ip": {"type": "string"}, "user_agent": {"type": "string"}},
         },
+        "erased": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The fields of this revision whose values were erased"
+            " (POST /entries/{id}/erase), sorted; absent when none. An erased field is"
+            " absent from the entry (tags: empty); its leaf keeps its digest.",
+        },
         "deleted": {"const": True, "description": "Only on a tombstone revision."},
     }
     entry_required = ["id", "tenant", "revision", "action", "outcome", "actor"]
@@ -178,6 +198,48 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
             },
             ["entries"],
             "Entries to record together: all of them, or none.",
+        ),
+        "EraseRequest": _object(
+            {
+                "fields": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_ERASED_FIELDS,
+                    "items": {
+                        "type": "string",
+                        "description": "actor.type, actor.name, target.name, source.ip,"
+                        " source.user_agent, tags or metadata.<key>; action, actor.id,"
+                        " outcome, occurred_at, target.type and target.id cannot be erased"
+                        " (422).",
+                    },
+                },
+                "reason": {"type": "string", "minLength": 1, "maxLength": MAX_ERASE_REASON},
+            },
+            ["fields", "reason"],
+            "The fields to erase from every revision of the entry, and why (recorded in"
+            " the erase leaf; never the values).",
+        ),
+        "Erasure": _object(
+            {
+                "entry_id": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "string"}},
+                "revisions": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "description": "The revisions the fields were taken out of; empty when"
+                    " every field was erased already.",
+                },
+                "reason": {"type": "string"},
+                "recorded_at": {"type": "string", "format": "date-time"},
+                "recorded_by": {"type": "string"},
+                "leaf_index": {
+                    "type": ["integer", "null"],
+                    "description": "The erase leaf's index in the tenant log; null when"
+                    " nothing was left to erase (no leaf appended).",
+                },
+            },
+            [*ERASURE_MEMBERS],
+            "What an erasure did.",
         ),
         "EntryList": _object(
             {"items": {"type": "array", "items": ref("Entry")}}, ["items"], "Entries."
