@@ -198,7 +198,9 @@ def verify_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
 
 
 def committed(entry: dict[str, Any]) -> dict[str, Any]:
-    """DESIGN's field paths and the values as the API renders them."""
+    """DESIGN's field paths and the values as the API renders them; an erased path
+    (docs/lifecycle.md: listed in the entry's ``erased``) shows no value."""
+    erased = set(entry.get("erased", ()))
     names = ("action", "outcome", "occurred_at", "tags")
     fields: dict[str, Any] = {k: entry[k] for k in names if k in entry}
     for group, parts in (
@@ -211,7 +213,7 @@ def committed(entry: dict[str, Any]) -> dict[str, Any]:
                 fields[f"{group}.{part}"] = entry[group][part]
     for key, value in entry.get("metadata", {}).items():
         fields[f"metadata.{key}"] = value
-    return fields
+    return {path: value for path, value in fields.items() if path not in erased}
 
 
 def field_digest(path: str, salt: bytes, value: Any) -> bytes:
@@ -220,8 +222,16 @@ def field_digest(path: str, salt: bytes, value: Any) -> bytes:
 
 
 def expected_leaf(
-    entry: dict[str, Any], salts: dict[str, bytes], prev: str | None
+    entry: dict[str, Any],
+    salts: dict[str, bytes],
+    prev: str | None,
+    served_fields: dict[str, str],
 ) -> dict[str, Any]:
+    """The leaf the entry must have; an erased field's digest is the served leaf's
+    (nothing else is left of it)."""
+    erased = {
+        path: served_fields[path] for path in entry.get("erased", ()) if path in served_fields
+    }
     kind = "amend" if entry["revision"] > 1 else "record"
     kind = "delete" if entry.get("deleted") else kind
     return {
@@ -236,7 +246,8 @@ def expected_leaf(
         "fields": {
             path: base64.b64encode(field_digest(path, salts[path], value)).decode()
             for path, value in committed(entry).items()
-        },
+        }
+        | erased,
     }
 
 
@@ -257,7 +268,7 @@ def verify_proof(proof: dict[str, Any], vkey: str) -> tuple[str, int, bytes, byt
         raise Invalid("prev is not a hash")
     if (leaf["prev"] is None) != (entry["revision"] == 1):
         raise Invalid("only a first revision has no prev")
-    if expected_leaf(entry, salts, leaf["prev"]) != leaf:
+    if expected_leaf(entry, salts, leaf["prev"], leaf["fields"]) != leaf:
         raise Invalid(f"the leaf does not commit the entry: {leaf} != {entry}")
     leaf_bytes = jcs(leaf)
     if leaf_bytes != rfc8785.dumps(leaf):

@@ -16,7 +16,7 @@ from bson.raw_bson import RawBSONDocument
 from audit_trail.entrypoints.settings import Settings
 from tests.api.client import Api
 from tests.api.conftest import BACKENDS, FRAMEWORKS, Serve, api_settings
-from tests.api.test_erase import PHONE, NAME, erase, personal, verifier
+from tests.api.test_erase import NAME, PHONE, erase, personal, verifier
 from tests.api.tokens import KeyPair, Tokens
 from tests.servers import RedisServer
 

@@ -5,12 +5,14 @@ backend of the API suite."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
 
 from tests import independent_verifier as independent
 from tests.api.client import Api, entry
+from tests.api.test_erase import ERASER
 
 
 async def get(api: Api, path: str, **params: Any) -> Any:
@@ -102,3 +104,24 @@ async def test_a_metadata_value_of_null_is_committed(api: Api) -> None:
     stored = await api.record(entry(metadata={"reason": None}))
     vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
     independent.verify_proof(await get(api, f"/entries/{stored['id']}/proof"), vkey)
+
+
+async def test_an_erased_entry_verifies_independently_and_its_digests_cannot_be_moved(
+    api: Api,
+) -> None:
+    stored = await api.record(entry(metadata={"phone": "+44 20 7946 0958", "f": 1}))
+    path = f"/entries/{stored['id']}"
+    assert (await api.call("PUT", path, json=entry(tags=["x"]))).status_code == 200
+    body = {"fields": ["metadata.phone", "actor.name", "tags"], "reason": "GDPR art. 17"}
+    erased = await api.call("POST", f"{path}/erase", json=body, scopes=ERASER)
+    assert erased.status_code == 200, erased.text
+    vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
+    for revision in (1, 2):
+        proof = await get(api, f"{path}/proof", revision=revision)
+        assert "+44" not in json.dumps(proof)
+        independent.verify_proof(proof, vkey)
+    proof = await get(api, f"{path}/proof", revision=1)
+    proof["entry"]["erased"] = ["actor.name", "metadata.f", "metadata.phone", "tags"]
+    del proof["entry"]["metadata"]["f"]  # a shown value passed off as erased
+    with pytest.raises(independent.Invalid):
+        independent.verify_proof(proof, vkey)
