@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from audit_trail.core.query import parse_query
 from audit_trail.verify import ServiceClient, Verifier
+from audit_trail.verify.query import check_query_proof
 from tests.api.client import Api, entry, error_fields, problem
 
 ERASER = ("audit:read", "audit:write", "audit:admin", "audit:erase")
@@ -226,3 +228,23 @@ async def test_a_deleted_entry_can_be_erased_too(api: Api) -> None:
     assert receipt["revisions"] == [1, 2]
     history = await api.items(f"/entries/{first['id']}/history")
     assert all(PHONE not in json.dumps(revision) for revision in history)
+
+
+async def test_a_query_proof_after_erasure_verifies_and_shows_the_erased_entry(api: Api) -> None:
+    first = await api.record(personal())
+    await api.record(personal(actor={"id": "u-42", "name": "Someone"}, metadata={}))
+    params = {"actor_id": "u-42"}
+    before = await api.call("GET", "/entries", params={**params, "proof": "1"})
+    assert before.status_code == 200  # the index holds both, with their values
+    assert (await erase(api, first["id"], ["metadata.phone", "actor.name"])).status_code == 200
+
+    response = await api.call("GET", "/entries", params={**params, "proof": "1"})
+    assert response.status_code == 200, response.text
+    assert PHONE not in response.text
+    assert NAME not in response.text
+    filters = parse_query({name: [value] for name, value in params.items()}).filters
+    result = check_query_proof(response.json(), await api.vkey(), filters)
+    assert result.failures == ()
+    shown = {e["id"]: e for e in result.entries}
+    assert shown[first["id"]]["erased"] == ["actor.name", "metadata.phone"]
+    assert len(shown) == 2
