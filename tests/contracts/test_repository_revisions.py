@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from audit_trail.core.errors import DuplicateEntry, EntryNotFound, RevisionConflict
+from audit_trail.core.integrity.erasure import erased_revision
+from audit_trail.core.integrity.leaf import sealed_leaf
 from audit_trail.core.model import Actor, Outcome
 from audit_trail.core.ports import EntryRepository
 from audit_trail.core.query import EntryFilters, QuerySpec
@@ -300,3 +302,43 @@ async def test_one_revision_or_the_latest_one_tombstone_included(
     latest = await repository.revision("t1", entry.id)
     assert latest is not None
     assert (latest.revision, latest.deleted) == (3, True)
+
+
+async def test_rewrite_stores_an_erased_revision_over_the_stored_one_and_its_tags(
+    repository: EntryRepository,
+) -> None:
+    first = make_entry(tags=("vip", "ui"), metadata={"email": "ada@example.org", "n": 1})
+    second = amended(first, tags=("vip",))
+    other = make_entry(tags=("vip",))
+    for entry in (first, other):
+        await repository.append(entry)
+    await repository.amend(second)
+    erased = [erased_revision(r, ["metadata.email", "tags", "actor.name"]) for r in (first, second)]
+    assert None not in erased
+
+    await repository.rewrite([r for r in erased if r is not None])
+
+    history = await repository.history("t1", first.id)
+    assert [r.erased for r in history] == [("actor.name", "metadata.email", "tags")] * 2
+    assert all(r.metadata == {"n": 1} and r.tags == () and r.actor.name is None for r in history)
+    assert [r.evidence.erased.keys() for r in history if r.evidence] == [
+        {"actor.name", "metadata.email", "tags"}
+    ] * 2
+    assert [sealed_leaf(r) for r in history] == [sealed_leaf(first), sealed_leaf(second)]
+    assert await repository.get("t1", first.id) == history[-1]
+    page = await repository.query("t1", QuerySpec(filters=EntryFilters(tag="vip")))
+    assert [e.id for e in page.items] == [other.id]
+    by_actor = await repository.query("t1", QuerySpec(filters=EntryFilters(actor_id="u-42")))
+    assert {e.id: e.erased for e in by_actor.items}[first.id] == history[-1].erased
+
+
+async def test_rewrite_of_a_revision_storage_does_not_hold_changes_nothing(
+    repository: EntryRepository,
+) -> None:
+    stored = make_entry()
+    await repository.append(stored)
+    stranger = erased_revision(make_entry(), ["actor.name"])
+    assert stranger is not None
+    await repository.rewrite([stranger])
+    assert await repository.history("t1", stranger.id) == []
+    assert await repository.history("t1", stored.id) == [stored]

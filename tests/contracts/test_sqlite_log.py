@@ -21,7 +21,8 @@ from audit_trail.adapters.storage.sqlite_log import SELECT_NODES, nodes_paramete
 from audit_trail.adapters.storage.sqlite_schema import SCHEMA_VERSION
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.index.integrate import IndexIntegrator
-from audit_trail.core.integrity.leaf import sealed_record
+from audit_trail.core.integrity.erasure import erased_revision
+from audit_trail.core.integrity.leaf import sealed_leaf, sealed_record
 from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import to_epoch_millis
 from tests.contracts import rfc9162
@@ -249,6 +250,33 @@ async def test_a_file_of_a_later_schema_is_refused(database: Path) -> None:
         await SqliteEntryRepository.open(database)
 
 
+async def test_a_version_4_file_gains_the_erased_column_and_its_entries_can_be_erased(
+    database: Path,
+) -> None:
+    entry = make_entry("t1", metadata={"email": "ada@example.org", "n": 1})
+    async with await SqliteEntryRepository.open(database) as log:
+        await log.commit("t1", [[sealed_record(entry, None)]])
+    with sqlite3.connect(database) as db:  # the file as version 4 kept it
+        db.execute("ALTER TABLE revisions DROP COLUMN erased")
+        db.execute("PRAGMA user_version = 4")
+    db.close()
+
+    async with await SqliteEntryRepository.open(database) as log:
+        [stored] = await log.history("t1", entry.id)
+        assert stored.erased == ()
+        erased = erased_revision(stored, ["metadata.email"])
+        assert erased is not None
+        await log.rewrite([erased])
+        [after] = await log.history("t1", entry.id)
+        assert after.metadata == {"n": 1}
+        assert after.erased == ("metadata.email",)
+        assert sealed_leaf(after) == sealed_leaf(stored)  # the leaf the log holds
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert not [row for row in db.execute("SELECT * FROM revisions") if "ada@" in str(row)]
+    db.close()
+
+
 async def test_a_version_3_file_rebuilds_its_query_index_in_runs_under_the_same_key(
     database: Path,
 ) -> None:
@@ -271,6 +299,7 @@ async def test_a_version_3_file_rebuilds_its_query_index_in_runs_under_the_same_
                     (tenant, map_key, position + offset, posting),
                 )
         db.execute("DROP TABLE posting_runs")
+        db.execute("ALTER TABLE revisions DROP COLUMN erased")  # version 5's
         db.execute("PRAGMA user_version = 3")
     db.close()
 

@@ -62,7 +62,9 @@ async def migrate(db: aiosqlite.Connection) -> None:
         for statement in _EMPTY_VERSION_3_INDEX:
             await db.execute_fetchall(statement)
     if version in (2, 3, 4):  # erasure keeps digests in a column of its own
-        await db.execute_fetchall("ALTER TABLE revisions ADD COLUMN erased TEXT")
+        columns = await db.execute_fetchall("PRAGMA table_info(revisions)")
+        if "erased" not in {column[1] for column in columns}:
+            await db.execute_fetchall("ALTER TABLE revisions ADD COLUMN erased TEXT")
     for statement in SCHEMA:
         await db.execute_fetchall(statement)
     by_tenant: dict[str, list[Entry]] = defaultdict(list)
