@@ -37,8 +37,10 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/entries/batch",
         "/apiv3/audit_trail/entries/export",
         "/apiv3/audit_trail/entries/{entry_id}",
+        "/apiv3/audit_trail/entries/{entry_id}/erase",
         "/apiv3/audit_trail/entries/{entry_id}/history",
         "/apiv3/audit_trail/entries/{entry_id}/proof",
+        "/apiv3/audit_trail/stream",
         "/apiv3/audit_trail/log/key",
         "/apiv3/audit_trail/log/checkpoint",
         "/apiv3/audit_trail/log/consistency",
@@ -52,6 +54,8 @@ async def test_openapi_document_states_each_operations_scope(api: Api) -> None:
     assert entry["get"]["security"] == [{"bearerAuth": ["audit:read"]}]
     assert entry["put"]["security"] == [{"bearerAuth": ["audit:admin"]}]
     assert entry["delete"]["security"] == [{"bearerAuth": ["audit:admin"]}]
+    erase = paths["/apiv3/audit_trail/entries/{entry_id}/erase"]["post"]
+    assert erase["security"] == [{"bearerAuth": ["audit:erase"]}]
     assert paths["/apiv3/audit_trail/entries"]["post"]["security"] == [
         {"bearerAuth": ["audit:write"]}
     ]

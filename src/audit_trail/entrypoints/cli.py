@@ -108,6 +108,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             access_log=settings.access_log,
             loop=loop,
             http=http,
+            # open streams (GET /stream) never end by themselves: past this, a stop
+            # cancels them (each client resumes with Last-Event-ID)
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
     except ModuleNotFoundError as exc:
         if exc.name not in APPS:

@@ -50,6 +50,7 @@ from audit_trail.core.usecases.export import ExportEntries
 from audit_trail.core.usecases.idempotent import IdempotentRecording
 from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
+from audit_trail.core.usecases.stream import ChangeStream, StreamSettings
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.entries import EntryEndpoints
@@ -58,6 +59,7 @@ from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.export import ExportEndpoint
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
+from audit_trail.entrypoints.http.stream import StreamEndpoint
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.settings import Settings, SettingsError
 from audit_trail.plugins.manager import build_plugin_manager, plugin_config
@@ -189,6 +191,14 @@ def storage_idempotency(storage: Storage) -> IdempotencyStore:
     return storage.idempotency()
 
 
+def stream_settings(settings: Settings) -> StreamSettings:
+    return StreamSettings(
+        poll_seconds=settings.stream_poll_seconds,
+        heartbeat_seconds=settings.stream_heartbeat_seconds,
+        max_lag=settings.stream_max_lag,
+    )
+
+
 def build_committer(
     repository: TenantLog, cache: QueryCache, index: IndexUpkeep | None, settings: Settings
 ) -> GroupCommitter:
@@ -204,6 +214,7 @@ def build_http_api(
     *,
     export: ExportEndpoint,
     erase: EraseEndpoint,
+    stream: StreamEndpoint,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -212,6 +223,7 @@ def build_http_api(
             **meta.endpoints(),
             "exportEntries": export.export_entries,
             "eraseEntryFields": erase.erase_entry,
+            "streamChanges": stream.stream_changes,
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
@@ -285,6 +297,13 @@ class Container(containers.DeclarativeContainer):
         processor,
         page_size=settings.provided.export_page_size,
     )
+    change_stream = providers.Singleton(
+        ChangeStream,
+        repository,
+        repository,
+        processor,
+        providers.Callable(stream_settings, settings),
+    )
     prove_query = providers.Singleton(
         ProveQuery,
         repository,
@@ -318,6 +337,7 @@ class Container(containers.DeclarativeContainer):
     meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
     export_endpoint = providers.Singleton(ExportEndpoint, export_entries, clock)
     erase_endpoint = providers.Singleton(EraseEndpoint, erase_fields)
+    stream_endpoint = providers.Singleton(StreamEndpoint, change_stream)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     http_api = providers.Singleton(
         build_http_api,
@@ -328,6 +348,7 @@ class Container(containers.DeclarativeContainer):
         settings,
         export=export_endpoint,
         erase=erase_endpoint,
+        stream=stream_endpoint,
     )
 
 

@@ -69,6 +69,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
     idempotency_ttl_seconds: int = 86_400  # how long an Idempotency-Key's outcome is kept
     idempotency_lease_seconds: float = 30.0  # a keyed request in flight holds its key this long
+    # the change stream (GET /stream)
+    stream_poll_seconds: float = 0.2  # how often a stream reads the log's size when idle
+    stream_heartbeat_seconds: float = 15.0  # a comment at least this often
+    stream_max_lag: int = 10_000  # changes a consumer may fall behind before it is cut off
     # plugins
     plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
@@ -82,6 +86,7 @@ class Settings:
     # process
     log_level: str = "INFO"  # also uvicorn's
     access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
+    shutdown_timeout_seconds: int = 5  # how long a stop waits for open requests (streams)
 
     def __post_init__(self) -> None:
         for name in (
@@ -99,6 +104,10 @@ class Settings:
             "max_pending_writes",
             "idempotency_ttl_seconds",
             "idempotency_lease_seconds",
+            "stream_poll_seconds",
+            "stream_heartbeat_seconds",
+            "stream_max_lag",
+            "shutdown_timeout_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")

@@ -12,9 +12,11 @@ from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
 from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
 from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
 from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref, text, timestamp
+from audit_trail.entrypoints.http.stream import NOT_STREAM_PARAMETERS
 
 _ID: Schema = text(MAX_ID_LENGTH)
 EXPORT = "exportEntries"
+STREAM = "streamChanges"
 _NOT_EXPORTED = ("limit", "cursor", "proof")  # an export has no pages
 IDEMPOTENT_OPERATIONS = frozenset({"recordEntry", "recordEntries"})
 QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
@@ -81,7 +83,7 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs += ["unauthenticated", "forbidden", "storage-unavailable"]
     if route.body is not None:
         slugs += ["malformed-request", "unsupported-media-type", "validation-failed"]
-    if route.operation in ("queryEntries", EXPORT):
+    if route.operation in ("queryEntries", EXPORT, STREAM):
         slugs.append("validation-failed")
     if route.integers or route.optional_integers:
         slugs.append("validation-failed")
@@ -172,6 +174,28 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "description": text, "schema": schema}
             for name, (text, schema) in QUERY_PARAMETERS.items()
             if name not in _NOT_EXPORTED
+        ]
+    if route.operation == STREAM:
+        params += [
+            {"name": name, "in": "query", "description": text, "schema": schema}
+            for name, (text, schema) in QUERY_PARAMETERS.items()
+            if name not in NOT_STREAM_PARAMETERS
+        ]
+        params += [
+            {
+                "name": "after",
+                "in": "query",
+                "description": "Resume after this log index (-1: from the start of the "
+                "log); without it or Last-Event-ID, the stream starts at the log's end.",
+                "schema": {"type": "integer", "minimum": -1},
+            },
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "description": "The id of the last event received (a reconnect); wins "
+                "over `after`.",
+                "schema": {"type": "string"},
+            },
         ]
     params += [
         {

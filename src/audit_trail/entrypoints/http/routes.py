@@ -175,6 +175,14 @@ ROUTES = RouteTable(
             READ,
             media_type="application/x-ndjson",
         ),
+        Route(
+            "GET",
+            "/stream",
+            "streamChanges",
+            "Every change matching the query filters, live, as Server-Sent Events",
+            READ,
+            media_type="text/event-stream",
+        ),
         Route("GET", ENTRY, "getEntry", "Get one entry", READ, response="Entry"),
         Route(
             "PUT",
