@@ -5,6 +5,7 @@ that falls behind is cut off with a final ``lagging`` event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -99,9 +100,12 @@ def listening(url: str, token: str, **params: Any) -> Iterator[Listener]:
     assert opened, "the stream did not open"
     try:
         yield listener
-    finally:
-        client.close()
+    finally:  # hang up at once: the reading thread's recv returns, the server sees EOF
+        stream = opened[0].extensions["network_stream"]
+        with contextlib.suppress(OSError):
+            stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         thread.join(timeout=5)
+        client.close()
 
 
 def setup(tmp_path: Path, **settings: str) -> tuple[dict[str, str], str]:

@@ -1,0 +1,140 @@
+"""How long a change takes from its POST's answer to its event on GET /stream.
+
+Starts ``audit-trail serve`` (SQLite, in a temporary directory; ``--app`` picks the
+app), opens a stream, POSTs entries at ``--rate`` per second for ``--seconds`` from
+``--writers`` threads, and prints the latency percentiles of the events received:
+each POST's answer and each event's arrival are timed by entry id.
+
+    .venv/bin/python scripts/stream_latency.py --rate 500 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+API = "/apiv3/audit_trail"
+SECRET = secrets.token_urlsafe(32)  # a fresh signing secret for this run's tokens
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", choices=["litestar", "quart"], default="litestar")
+    parser.add_argument("--rate", type=float, default=500.0, help="entries per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--port", type=int, default=18777)
+    args = parser.parse_args()
+    cli = Path(sys.executable).with_name("audit-trail")
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            **os.environ,
+            "HOME": home,
+            "AUDIT_JWT_SECRET": SECRET,
+            "AUDIT_SQLITE_PATH": f"{home}/latency.db",
+            "AUDIT_LOG_SIGNING_KEY_FILE": f"{home}/log-key.pem",
+        }
+        token = subprocess.run(  # noqa: S603 - our own CLI
+            [cli, "token", "--sub", "bench", "--tenant", "bench", "--scope",
+             "audit:read audit:write"],
+            env=env, capture_output=True, text=True, check=True, cwd=home,
+        ).stdout.strip()  # fmt: skip
+        server = subprocess.Popen(  # noqa: S603 - our own CLI
+            [cli, "serve", "--app", args.app, "--port", str(args.port)],
+            env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            return measure(f"http://127.0.0.1:{args.port}", token, args)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def measure(url: str, token: str, args: argparse.Namespace) -> int:
+    auth = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}{API}/check-port", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    arrived: dict[str, float] = {}  # entry id -> when its event was read
+    acknowledged: dict[str, float] = {}  # entry id -> when its POST was answered
+    total = int(args.rate * args.seconds)
+    done = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(timeout=httpx.Timeout(30, read=None)) as client,
+            client.stream("GET", f"{url}{API}/stream", headers=auth) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrived[json.loads(line[6:])["id"]] = time.monotonic()
+                    if len(arrived) >= total:
+                        done.set()
+                        return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    time.sleep(1)
+    start = time.monotonic()
+    lock = threading.Lock()
+    sent = [0]
+
+    def write() -> None:
+        with httpx.Client(timeout=30) as client:
+            while True:
+                with lock:
+                    n = sent[0]
+                    if n >= total:
+                        return
+                    sent[0] += 1
+                wait = start + n / args.rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                body = {"action": "bench.stream", "metadata": {"n": n}}
+                response = client.post(f"{url}{API}/entries", json=body, headers=auth)
+                response.raise_for_status()
+                acknowledged[response.json()["id"]] = time.monotonic()
+
+    writers = [threading.Thread(target=write) for _ in range(args.writers)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    achieved = total / (time.monotonic() - start)
+    done.wait(timeout=30)
+    # an event can be read a moment before its POST's answer is: that is 0 latency
+    delays = [max(0.0, arrived[i] - at) for i, at in acknowledged.items() if i in arrived]
+    if not delays:
+        print("no events received")
+        return 1
+    ordered = sorted(delays)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    mean = statistics.mean(delays) * 1000
+    print(
+        f"{args.app}: {len(delays)}/{total} events at {achieved:.0f} writes/s; latency from"
+        f" the POST's answer to the event, ms: p50 {pct(50):.0f}, p90 {pct(90):.0f},"
+        f" p99 {pct(99):.0f}, max {ordered[-1] * 1000:.0f}, mean {mean:.0f}"
+    )
+    return 0 if len(delays) == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
