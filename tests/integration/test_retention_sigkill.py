@@ -61,7 +61,7 @@ async def record_history(env: dict[str, str], workdir: Path) -> dict[str, list[s
     cwd = Path.cwd()
     os.chdir(workdir)  # the relative default paths (the database, the dev key) are its
     try:
-        app = quart_app.create_app(settings, container)
+        app: Any = quart_app.create_app(settings, container)  # an ASGI app
         async with LifespanManager(app):
             minted = cli(workdir, env, "token", "--sub", "admin", "--tenant", "acme",
                          "--scope", "audit:read audit:write audit:admin")  # fmt: skip
@@ -135,7 +135,8 @@ def sqlite_stored(workdir: Path) -> Callable[[list[str]], int]:
 
 def mongo_stored(uri: str, database: str) -> Callable[[list[str]], int]:
     def count(ids: list[str]) -> int:
-        with MongoClient(uri) as client:
+        client: MongoClient[dict[str, Any]] = MongoClient(uri)
+        with client:
             return len(client[database]["entries"].distinct("id", {"id": {"$in": ids}}))
 
     return count
