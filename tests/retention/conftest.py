@@ -56,7 +56,11 @@ async def app(
         yield await services.start(clock=clock, **overrides)
 
 
+async def resolved(value: Any) -> Any:
+    """A provider's value: providers that depend on an async resource hand out awaitables."""
+    return await value if inspect.isawaitable(value) else value
+
+
 async def sweeper_of(service: Service) -> RetentionSweeper:
-    value: Any = service.container.retention_sweeper()
-    sweeper: RetentionSweeper = await value if inspect.isawaitable(value) else value
+    sweeper: RetentionSweeper = await resolved(service.container.retention_sweeper())
     return sweeper

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from audit_trail.core.retention.purge_leaf import parse_purge_leaf
+from audit_trail.core.retention.sweeper import RetentionSweeper
 from audit_trail.verify.query import verify_query
 from tests.api.client import BASE
-from tests.retention.conftest import ManualClock, sweeper_of
+from tests.retention.conftest import ManualClock, resolved, sweeper_of
 from tests.unit.verify_support import Service
 
 TENANT = "acme"
@@ -161,3 +162,45 @@ async def test_an_interrupted_purge_is_finished_by_the_next_sweep(app: Service) 
     assert len(listed) == 2, json.dumps(listed)
     assert set(purged) <= listed[0] | listed[1]
     assert held in listed[0]  # listed (tombstoned), but its data kept while held
+
+
+async def test_held_leftovers_of_an_interrupted_purge_do_not_block_the_others(
+    app: Service,
+) -> None:
+    ids = await history(app)
+    await admin(app, "PUT", "/tenant/retention", json={"days": 5})
+    sweeper = await sweeper_of(app)
+
+    async def crash(tenant: str, entry_ids: Any) -> int:
+        raise RuntimeError("killed before the delete")
+
+    with (
+        unittest.mock.patch.object(sweeper._store, "purge", crash),
+        pytest.raises(RuntimeError),
+    ):
+        await sweeper.sweep(TENANT)
+    # the first two in the order the sweeper reads them are held now
+    leftovers = sorted(ids["old"][:4] + ids["held"])
+    storage = await app.storage()
+    first_two = [await storage.revision(TENANT, i) for i in leftovers[:2]]
+    for entry in first_two:
+        hold = {"filter": {"actor_id": entry.actor.id}, "reason": "late"}
+        await admin(app, "POST", "/holds", json=hold)
+    held_ids = {
+        i
+        for i in leftovers
+        if (await storage.revision(TENANT, i)).actor.id in {e.actor.id for e in first_two}
+    }
+    small = RetentionSweeper(
+        storage.retention(),
+        storage,
+        await resolved(app.container.committer()),
+        storage.legal_holds(),
+        await resolved(app.container.index_integrator()),
+        await resolved(app.container.cache()),
+        app.container.clock(),
+        batch=2,
+    )
+    assert await small.finish(TENANT) == len(leftovers) - len(held_ids)
+    for entry_id in leftovers:
+        assert (await storage.history(TENANT, entry_id) != []) == (entry_id in held_ids)

@@ -60,7 +60,13 @@ class InMemoryRetentionStore:
             found = [e for e in found if (e.recorded_at, e.id) > after]
         return found[:limit]
 
-    async def tombstoned_by(self, tenant: str, recorded_by: str, limit: int) -> Sequence[Entry]:
+    async def tombstoned_by(
+        self,
+        tenant: str,
+        recorded_by: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[Entry]:
         found = [
             revisions[-1]
             for (owner, _), revisions in self._revisions.items()
@@ -69,7 +75,10 @@ class InMemoryRetentionStore:
             and revisions[-1].deleted
             and revisions[-1].recorded_by == recorded_by
         ]
-        return sorted(found, key=lambda e: (e.recorded_at, e.id))[:limit]
+        found.sort(key=lambda e: (e.recorded_at, e.id))
+        if after is not None:
+            found = [e for e in found if (e.recorded_at, e.id) > after]
+        return found[:limit]
 
     async def purge(self, tenant: str, entry_ids: Collection[str]) -> int:
         purged = 0

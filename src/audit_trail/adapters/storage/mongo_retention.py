@@ -79,15 +79,17 @@ class MongoRetentionStore:
             {"tenant": tenant, "recorded_at": {"$lt": before}},
             _CURRENT,
         ]
-        if after is not None:
-            at, entry_id = after
-            later = [{"recorded_at": {"$gt": at}}, {"recorded_at": at, "id": {"$gt": entry_id}}]
-            conditions.append({"$or": later})
-        return await self._find({"$and": conditions}, limit)
+        return await self._find({"$and": [*conditions, *_after(after)]}, limit)
 
-    async def tombstoned_by(self, tenant: str, recorded_by: str, limit: int) -> Sequence[Entry]:
+    async def tombstoned_by(
+        self,
+        tenant: str,
+        recorded_by: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[Entry]:
         query = {"tenant": tenant, "deleted": True, "recorded_by": recorded_by}
-        return await self._find(query, limit)
+        return await self._find({"$and": [query, *_after(after)]}, limit)
 
     async def _find(self, query: dict[str, Any], limit: int) -> list[Entry]:
         with storage_errors():
@@ -101,3 +103,11 @@ class MongoRetentionStore:
             if found:
                 await self._entries.update_many(query, [{"$replaceWith": _KEPT}])
         return len(found)
+
+
+def _after(after: tuple[datetime, str] | None) -> list[dict[str, Any]]:
+    """The condition "after ``(recorded_at, id)``", when there is one."""
+    if after is None:
+        return []
+    at, entry_id = after
+    return [{"$or": [{"recorded_at": {"$gt": at}}, {"recorded_at": at, "id": {"$gt": entry_id}}]}]

@@ -55,7 +55,7 @@ _CURRENT = "tenant = ? AND (live = 1 OR deleted = 1)"
 _EXPIRED = f"SELECT {_ENTRY_COLUMNS} FROM revisions WHERE {_CURRENT} AND recorded_at < ?"  # noqa: S608
 _TOMBSTONED_BY = (
     f"SELECT {_ENTRY_COLUMNS} FROM revisions WHERE tenant = ? AND deleted = 1"  # noqa: S608
-    " AND recorded_by = ? ORDER BY recorded_at, id LIMIT ?"
+    " AND recorded_by = ?"
 )
 _CHUNK = 500  # ids per statement (SQLite's bound parameter limit is higher)
 
@@ -114,8 +114,18 @@ class SqliteRetentionStore:
         rows = await self._read(sql + " ORDER BY recorded_at, id LIMIT ?", (*params, limit))
         return [row_to_entry(row) for row in rows]
 
-    async def tombstoned_by(self, tenant: str, recorded_by: str, limit: int) -> Sequence[Entry]:
-        rows = await self._read(_TOMBSTONED_BY, (tenant, recorded_by, limit))
+    async def tombstoned_by(
+        self,
+        tenant: str,
+        recorded_by: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[Entry]:
+        sql, params = _TOMBSTONED_BY, list[object]([tenant, recorded_by])
+        if after is not None:
+            sql += " AND (recorded_at, id) > (?, ?)"
+            params += [to_epoch_millis(after[0]), after[1]]
+        rows = await self._read(sql + " ORDER BY recorded_at, id LIMIT ?", (*params, limit))
         return [row_to_entry(row) for row in rows]
 
     async def purge(self, tenant: str, entry_ids: Collection[str]) -> int:

@@ -46,9 +46,16 @@ class RetentionStore(Protocol):
         ``before``, by ``(recorded_at, id)``, after ``after`` when given."""
         ...
 
-    async def tombstoned_by(self, tenant: str, recorded_by: str, limit: int) -> Sequence[Entry]:
+    async def tombstoned_by(
+        self,
+        tenant: str,
+        recorded_by: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[Entry]:
         """Up to ``limit`` entries whose current revision is a tombstone that
-        ``recorded_by`` made (the sweeper finds its unfinished purges with it)."""
+        ``recorded_by`` made, by ``(recorded_at, id)``, after ``after`` when given (the
+        sweeper finds its unfinished purges with it)."""
         ...
 
     async def purge(self, tenant: str, entry_ids: Collection[str]) -> int:

@@ -177,18 +177,18 @@ class RetentionSweeper:
         and listed by the purge leaf committed with their tombstone."""
         result = result if result is not None else SweepResult()
         finished = 0
+        after: tuple[datetime, str] | None = None
         while True:
-            pending = await self._store.tombstoned_by(tenant, RETENTION_SUBJECT, self._batch)
+            pending = await self._store.tombstoned_by(tenant, RETENTION_SUBJECT, self._batch, after)
             if not pending:
                 break
+            after = (pending[-1].recorded_at, pending[-1].id)  # held ones stay behind
             listed = await self._listed(tenant, pending)
             holds: Sequence[Hold] = await self._holds.list(tenant)
             due = [e for e in pending if e.id in listed and first_holding(holds, e) is None]
-            if not due:
-                break  # held, or (never) unlisted: kept, and not looked at again now
-            done = await self._delete(tenant, due)
-            finished += done
-            if done == 0 or len(pending) < self._batch:
+            if due:
+                finished += await self._delete(tenant, due)
+            if len(pending) < self._batch:
                 break
         result.finished += finished
         result.purged += finished
