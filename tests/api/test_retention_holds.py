@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.client import Api, error_fields, problem
+from tests.api.schema_subset import SchemaChecker
 from tests.api.tokens import READ, WRITE
 
 HOLD = {"filter": {"actor_id": "u-42"}, "reason": "litigation 2026-17"}
@@ -151,3 +152,20 @@ async def test_a_bad_hold_is_a_422_naming_the_field(api: Api, body: Any, field: 
 async def test_an_unknown_list_status_or_parameter_is_a_422(api: Api) -> None:
     assert "status" in error_fields(await api.call("GET", "/holds?status=maybe"))
     assert "limit" in error_fields(await api.call("GET", "/holds?limit=3"))
+
+
+async def test_the_openapi_document_describes_what_the_routes_take_and_give(api: Api) -> None:
+    checker = SchemaChecker((await api.call("GET", "/openapi.json", anonymous=True)).json())
+    schema = checker.resolve
+    hold = (await api.call("POST", "/holds", json=HOLD)).json()
+    assert checker.valid(schema("#/components/schemas/Hold"), hold)
+    released = (await api.call("DELETE", f"/holds/{hold['id']}")).json()
+    assert checker.valid(schema("#/components/schemas/Hold"), released)
+    listing = (await api.call("GET", "/holds?status=all")).json()
+    assert checker.valid(schema("#/components/schemas/HoldList"), listing)
+    assert checker.valid(schema("#/components/schemas/HoldInput"), HOLD)
+    assert not checker.valid(schema("#/components/schemas/HoldInput"), {**HOLD, "filter": {}})
+    retention = (await put_days(api, {"days": 0.5})).json()
+    assert checker.valid(schema("#/components/schemas/Retention"), retention)
+    for days, ok in ((0.5, True), (None, True), (0, False), ("3", False)):
+        assert checker.valid(schema("#/components/schemas/RetentionInput"), {"days": days}) == ok
