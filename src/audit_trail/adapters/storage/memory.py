@@ -48,7 +48,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._index: InMemoryQueryIndex | None = None
         self._idempotency = InMemoryIdempotencyStore()
         self._holds = InMemoryLegalHolds()
-        self._retention = InMemoryRetentionStore(self._revisions, self._logs)
+        self._retention = InMemoryRetentionStore(self._revisions, self._logs, self._holds)
 
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]

@@ -20,6 +20,10 @@ class InMemoryLegalHolds:
         return self._holds.get((tenant, hold_id))
 
     async def list(self, tenant: str, *, include_released: bool = False) -> Sequence[Hold]:
+        return self.listed(tenant, include_released=include_released)
+
+    def listed(self, tenant: str, *, include_released: bool = False) -> Sequence[Hold]:
+        """``list``, without awaiting (for a purge that checks holds atomically)."""
         found = [
             hold
             for (owner, _), hold in self._holds.items()

@@ -2,7 +2,8 @@
 
 It works on the repository's own dictionaries (handed over by
 ``InMemoryEntryRepository.retention``); every method runs without awaiting, so each
-is atomic among asyncio tasks.
+is atomic among asyncio tasks: a purge reads the active holds and deletes in one step,
+leaving out every entry a hold covers.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from audit_trail.adapters.storage.memory_holds import InMemoryLegalHolds
 from audit_trail.core.model import Entry
+from audit_trail.core.usecases.holds import first_holding
 
 
 class _Log(Protocol):
@@ -20,10 +23,14 @@ class _Log(Protocol):
 
 class InMemoryRetentionStore:
     def __init__(
-        self, revisions: dict[tuple[str, str], list[Entry]], logs: Mapping[str, Any]
+        self,
+        revisions: dict[tuple[str, str], list[Entry]],
+        logs: Mapping[str, Any],
+        holds: InMemoryLegalHolds,
     ) -> None:
         self._revisions = revisions
         self._logs = logs
+        self._holds = holds
         self._settings: dict[str, float | None] = {}
 
     async def setting(self, tenant: str) -> tuple[float | None] | None:
@@ -83,10 +90,12 @@ class InMemoryRetentionStore:
     async def purge(self, tenant: str, entry_ids: Collection[str]) -> int:
         purged = 0
         log: _Log | None = self._logs.get(tenant)
+        holds = self._holds.listed(tenant)  # read with the delete: one atomic step
         for entry_id in entry_ids:
-            revisions = self._revisions.pop((tenant, entry_id), None)
-            if revisions is None:
+            revisions = self._revisions.get((tenant, entry_id))
+            if revisions is None or first_holding(holds, revisions[-1]) is not None:
                 continue
+            del self._revisions[(tenant, entry_id)]
             purged += 1
             if log is not None:  # its leaves now commit no stored revision
                 for index, (stored_id, _) in list(log.revisions.items()):

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from audit_trail.adapters.storage.sqlite_retention import Read, Write
 from audit_trail.core.holds import Hold, filters_to_json, parse_filter
 from audit_trail.core.timestamps import from_epoch_millis, to_epoch_millis
+
+T = TypeVar("T")
+Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
+Write = Callable[[Callable[[aiosqlite.Connection], Awaitable[T]]], Awaitable[T]]
 
 _COLUMNS = "tenant, id, filter, reason, created_at, created_by, released_at, released_by"
 _SELECT = f"SELECT {_COLUMNS} FROM legal_holds WHERE tenant = ?"  # noqa: S608
 _INSERT = f"INSERT INTO legal_holds ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)"  # noqa: S608
+SELECT_ACTIVE = _SELECT + " AND released_at IS NULL ORDER BY created_at, id"
 _RELEASE = (
     "UPDATE legal_holds SET released_at = ?, released_by = ?"
     " WHERE tenant = ? AND id = ? AND released_at IS NULL"
@@ -50,12 +54,12 @@ class SqliteLegalHolds:
 
     async def get(self, tenant: str, hold_id: str) -> Hold | None:
         rows = await self._read(_SELECT + " AND id = ?", (tenant, hold_id))
-        return _hold(rows[0]) if rows else None
+        return hold_from_row(rows[0]) if rows else None
 
     async def list(self, tenant: str, *, include_released: bool = False) -> Sequence[Hold]:
         where = "" if include_released else " AND released_at IS NULL"
         rows = await self._read(_SELECT + where + " ORDER BY created_at, id", (tenant,))
-        return [_hold(row) for row in rows]
+        return [hold_from_row(row) for row in rows]
 
     async def release(self, tenant: str, hold_id: str, at: datetime, by: str) -> Hold | None:
         async def work(db: aiosqlite.Connection) -> None:
@@ -65,7 +69,7 @@ class SqliteLegalHolds:
         return await self.get(tenant, hold_id)
 
 
-def _hold(row: sqlite3.Row) -> Hold:
+def hold_from_row(row: sqlite3.Row) -> Hold:
     released_at = row[6]
     return Hold(
         id=row[1],

@@ -4,8 +4,10 @@ Tables created at open when absent (``create_schema``): ``retention_settings`` (
 row per tenant with its own setting; ``days`` NULL: keep forever), ``legal_holds``
 (``sqlite_holds``), and an index of every revision by ``(tenant, recorded_at, id)``
 that the sweeper reads expired entries through. A purge deletes the rows of
-``revisions`` and ``entry_tags`` of its entries in one transaction; ``log`` and
-``nodes`` stay as they are, so the log and its proofs still verify.
+``revisions`` and ``entry_tags`` of its entries in one transaction, which first reads
+the active legal holds and leaves out every entry one covers: a hold (created in a
+write transaction of the same file) is in force before the purge, or comes after it.
+``log`` and ``nodes`` stay as they are, so the log and its proofs still verify.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from audit_trail.adapters.storage.sqlite_holds import SELECT_ACTIVE, hold_from_row
 from audit_trail.adapters.storage.sqlite_schema import COLUMNS, row_to_entry
+from audit_trail.core.holds import Hold
 from audit_trail.core.model import Entry
 from audit_trail.core.timestamps import to_epoch_millis
+from audit_trail.core.usecases.holds import first_holding
 
 T = TypeVar("T")
 Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
@@ -133,8 +138,13 @@ class SqliteRetentionStore:
 
         async def work(db: aiosqlite.Connection) -> int:
             purged = 0
+            holds = [
+                hold_from_row(row) for row in await db.execute_fetchall(SELECT_ACTIVE, (tenant,))
+            ]
             for at in range(0, len(ids), _CHUNK):
-                chunk = ids[at : at + _CHUNK]
+                chunk = await _unheld(db, tenant, ids[at : at + _CHUNK], holds)
+                if not chunk:
+                    continue
                 marks = ", ".join("?" * len(chunk))
                 await db.execute(
                     f"DELETE FROM entry_tags WHERE tenant = ? AND id IN ({marks})",  # noqa: S608
@@ -153,3 +163,18 @@ class SqliteRetentionStore:
 
         result: int = await self._write(work)
         return result
+
+
+async def _unheld(
+    db: aiosqlite.Connection, tenant: str, ids: Sequence[str], holds: Sequence[Hold]
+) -> list[str]:
+    """Those of ``ids`` whose current revision no hold covers."""
+    if not holds:
+        return list(ids)
+    marks = ", ".join("?" * len(ids))
+    rows = await db.execute_fetchall(
+        f"SELECT {_ENTRY_COLUMNS} FROM revisions WHERE {_CURRENT} AND id IN ({marks})",  # noqa: S608
+        (tenant, *ids),
+    )
+    held = {entry.id for entry in map(row_to_entry, rows) if first_holding(holds, entry)}
+    return [entry_id for entry_id in ids if entry_id not in held]

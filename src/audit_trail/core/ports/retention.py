@@ -60,5 +60,7 @@ class RetentionStore(Protocol):
 
     async def purge(self, tenant: str, entry_ids: Collection[str]) -> int:
         """Delete every stored revision of these entries and all that is kept by entry
-        (tag rows...), keeping their leaves and the tree; how many entries it removed."""
+        (tag rows...), keeping their leaves and the tree; how many entries it removed.
+        A storage that can (memory, SQLite) reads the active legal holds in the same
+        atomic step and leaves out every entry one covers; the caller checks them too."""
         ...
