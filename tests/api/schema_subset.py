@@ -78,6 +78,8 @@ class SchemaChecker:
             "maxLength": lambda n, _, v: not isinstance(v, strings) or len(v) <= n,
             "minimum": lambda n, _, v: not _is_type(v, "number") or v >= n,
             "maximum": lambda n, _, v: not _is_type(v, "number") or v <= n,
+            "exclusiveMinimum": lambda n, _, v: not _is_type(v, "number") or v > n,
+            "minProperties": lambda n, _, v: not isinstance(v, dict) or len(v) >= n,
             "minItems": lambda n, _, v: not isinstance(v, list) or len(v) >= n,
             "maxItems": lambda n, _, v: not isinstance(v, list) or len(v) <= n,
             "items": lambda s, _, v: not isinstance(v, list) or all(self.valid(s, i) for i in v),

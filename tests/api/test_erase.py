@@ -248,3 +248,19 @@ async def test_a_query_proof_after_erasure_verifies_and_shows_the_erased_entry(a
     shown = {e["id"]: e for e in result.entries}
     assert shown[first["id"]]["erased"] == ["actor.name", "metadata.phone"]
     assert len(shown) == 2
+
+
+async def test_an_entry_under_legal_hold_is_not_erased_and_the_409_names_the_hold(
+    api: Api,
+) -> None:
+    held = await api.record(personal())
+    body = {"filter": {"actor_id": "u-42"}, "reason": "litigation 2026-17"}
+    hold = await api.call("POST", "/holds", json=body)
+    assert hold.status_code == 201, hold.text
+    refused = problem(await erase(api, held["id"], ["metadata.phone"]), 409)
+    assert refused["hold_id"] == hold.json()["id"]
+    assert refused["hold_id"] in refused["detail"]
+    assert (await api.call("GET", f"/entries/{held['id']}")).json() == held
+    released = await api.call("DELETE", f"/holds/{hold.json()['id']}")
+    assert released.status_code == 200
+    assert (await erase(api, held["id"], ["metadata.phone"])).status_code == 200

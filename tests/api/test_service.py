@@ -45,6 +45,10 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/log/checkpoint",
         "/apiv3/audit_trail/log/consistency",
         "/apiv3/audit_trail/log/leaves",
+        "/apiv3/audit_trail/tenant/retention",
+        "/apiv3/audit_trail/holds",
+        "/apiv3/audit_trail/holds/{hold_id}",
+        "/apiv3/audit_trail/holds/{hold_id}/release",
     }
 
 

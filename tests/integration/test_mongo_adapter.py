@@ -188,6 +188,9 @@ async def test_open_creates_one_index_per_filter_led_by_tenant(
 
     assert indexes["tenant_log_index"]["unique"] is True
     assert indexes.pop("tenant_log_index")["key"] == [("tenant", 1), ("log_index", 1)]
+    # the retention sweeper's: every current revision by when it was recorded
+    retention = indexes.pop("tenant_recorded_at")
+    assert retention["key"] == [("tenant", 1), ("recorded_at", 1), ("id", 1)]
     assert set(indexes) == {
         "_id_",
         "tenant_occurred_at",
@@ -208,4 +211,5 @@ async def test_open_creates_one_index_per_filter_led_by_tenant(
     await repository.ensure_indexes()  # again: idempotent
     again = await repository_collection(repository).index_information()
     again.pop("tenant_log_index")
+    again.pop("tenant_recorded_at")
     assert again == indexes

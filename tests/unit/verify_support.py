@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from dependency_injector import providers
 
+from audit_trail.core.ports import Clock
 from audit_trail.entrypoints import litestar_app
 from audit_trail.entrypoints.container import Container, build_container
 from audit_trail.entrypoints.settings import Settings
@@ -129,24 +131,29 @@ class Services:
         self.tokens = Tokens(self._keys, self._keys)
         self._count = 0
 
-    async def start(self, **overrides: Any) -> Service:
-        """An app on the in-memory storage; ``overrides`` change its settings."""
+    async def start(self, clock: Clock | None = None, **overrides: Any) -> Service:
+        """An app on the in-memory storage; ``overrides`` change its settings;
+        ``clock``, when given, is the app's clock."""
         self._count += 1
         folder = self._tmp_path / f"app-{self._count}"
         folder.mkdir()
         settings = api_settings(
             self._keys,
             folder,
-            storage="memory",
-            cache="memory",
-            log_origin=ORIGIN,
-            log_signing_key_file=self._tmp_path / "log-signing-key",
-            **overrides,
+            **{
+                "storage": "memory",
+                "cache": "memory",
+                "log_origin": ORIGIN,
+                "log_signing_key_file": self._tmp_path / "log-signing-key",
+                **overrides,
+            },
         )
         built: list[Container] = []
 
         def keep(settings: Settings) -> Container:  # the app's own container, kept
             built.append(build_container(settings))
+            if clock is not None:
+                built[-1].clock.override(providers.Object(clock))
             return built[-1]
 
         with unittest.mock.patch.object(litestar_app, "build_container", keep):

@@ -133,3 +133,24 @@ class IdempotencyKeyReused(DomainError):
             "this Idempotency-Key was already used for a different request; "
             "use a new key for a new request"
         )
+
+
+class HoldNotFound(DomainError):
+    """No legal hold with this id in the caller's tenant."""
+
+    def __init__(self, hold_id: str) -> None:
+        self.hold_id = hold_id
+        super().__init__(f"no legal hold with id {hold_id!r}")
+
+
+class EntryHeld(DomainError):
+    """A legal hold protects the entry: it may not be purged or erased until the hold
+    is released. ``hold_id`` names the hold (the 409 problem's ``hold_id`` member)."""
+
+    def __init__(self, entry_id: str, hold_id: str, reason: str) -> None:
+        self.entry_id = entry_id
+        self.hold_id = hold_id
+        self.reason = reason
+        super().__init__(
+            f"entry {entry_id!r} is under legal hold {hold_id!r} ({reason}); release the hold first"
+        )

@@ -31,10 +31,13 @@ from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.committer import GroupCommitter
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.ports import QueryCache, TokenVerifier
+from audit_trail.core.ports.holds import LegalHolds
 from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
+from audit_trail.core.ports.retention import RetentionStore
 from audit_trail.core.ports.storage import Storage
+from audit_trail.core.retention.sweeper import RetentionSweeper
 from audit_trail.core.usecases import (
     AmendEntry,
     DeleteEntry,
@@ -47,9 +50,11 @@ from audit_trail.core.usecases import (
 from audit_trail.core.usecases.erase import EraseFields
 from audit_trail.core.usecases.evidence import LogEvidence
 from audit_trail.core.usecases.export import ExportEntries
+from audit_trail.core.usecases.holds import LegalHoldRegistry
 from audit_trail.core.usecases.idempotent import IdempotentRecording
 from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
+from audit_trail.core.usecases.retention import TenantRetention
 from audit_trail.core.usecases.stream import ChangeStream, StreamSettings
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
@@ -57,10 +62,12 @@ from audit_trail.entrypoints.http.entries import EntryEndpoints
 from audit_trail.entrypoints.http.erase import EraseEndpoint
 from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.export import ExportEndpoint
+from audit_trail.entrypoints.http.holds import HoldEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.http.stream import StreamEndpoint
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
+from audit_trail.entrypoints.retention import open_retention_schedule
 from audit_trail.entrypoints.settings import Settings, SettingsError
 from audit_trail.plugins.manager import build_plugin_manager, plugin_config
 from audit_trail.plugins.processor import PluggyEntryProcessor
@@ -68,6 +75,7 @@ from audit_trail.plugins.processor import PluggyEntryProcessor
 log = logging.getLogger(__name__)
 
 _CURSOR_LABEL = b"audit-trail cursor secret v1"
+RETENTION_PAUSE_SECONDS = 0.05  # between two purge batches: requests go first
 
 
 def jwt_config(settings: Settings) -> JwtConfig:
@@ -199,6 +207,16 @@ def stream_settings(settings: Settings) -> StreamSettings:
     )
 
 
+def storage_legal_holds(storage: Storage) -> LegalHolds:
+    """The legal holds the storage keeps beside the entries."""
+    return storage.legal_holds()
+
+
+def storage_retention(storage: Storage) -> RetentionStore:
+    """The retention settings and purges of the storage."""
+    return storage.retention()
+
+
 def build_committer(
     repository: TenantLog, cache: QueryCache, index: IndexUpkeep | None, settings: Settings
 ) -> GroupCommitter:
@@ -215,6 +233,7 @@ def build_http_api(
     export: ExportEndpoint,
     erase: EraseEndpoint,
     stream: StreamEndpoint,
+    holds: HoldEndpoints,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -224,6 +243,7 @@ def build_http_api(
             "exportEntries": export.export_entries,
             "eraseEntryFields": erase.erase_entry,
             "streamChanges": stream.stream_changes,
+            **holds.endpoints(),
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
@@ -287,9 +307,6 @@ class Container(containers.DeclarativeContainer):
     amend_entry = providers.Singleton(AmendEntry, repository, committer, processor, clock)
     delete_entry = providers.Singleton(DeleteEntry, repository, committer, clock)
     entry_history = providers.Singleton(EntryHistory, repository, processor)
-    erase_fields = providers.Singleton(
-        EraseFields, repository, committer, clock, cache, idempotency_store
-    )
     export_entries = providers.Singleton(
         ExportEntries,
         repository,
@@ -316,6 +333,37 @@ class Container(containers.DeclarativeContainer):
         integrator=index_integrator,  # one per process: it keeps the map nodes it wrote
     )
 
+    # retention and legal holds (docs/lifecycle.md)
+    legal_holds = providers.Singleton(storage_legal_holds, repository)
+    retention_store = providers.Singleton(storage_retention, repository)
+    legal_hold_registry = providers.Singleton(LegalHoldRegistry, legal_holds, clock, ids)
+    erase_fields = providers.Singleton(
+        EraseFields,
+        repository,
+        committer,
+        clock,
+        cache,
+        idempotency_store,
+        holds=legal_hold_registry,
+    )
+    tenant_retention = providers.Singleton(
+        TenantRetention, retention_store, settings.provided.retention_days
+    )
+    retention_sweeper = providers.Singleton(
+        RetentionSweeper,
+        retention_store,
+        repository,
+        committer,
+        legal_holds,
+        index_integrator,
+        cache,
+        clock,
+        default_days=settings.provided.retention_days,
+        batch=settings.provided.retention_batch,
+        pause=RETENTION_PAUSE_SECONDS,
+    )
+    retention_schedule = providers.Resource(open_retention_schedule, retention_sweeper, settings)
+
     # the HTTP layer
     openapi = providers.Singleton(
         build_openapi, max_batch_entries=settings.provided.max_batch_entries
@@ -339,6 +387,7 @@ class Container(containers.DeclarativeContainer):
     erase_endpoint = providers.Singleton(EraseEndpoint, erase_fields)
     stream_endpoint = providers.Singleton(StreamEndpoint, change_stream)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
+    hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     http_api = providers.Singleton(
         build_http_api,
         entry_endpoints,
@@ -349,6 +398,7 @@ class Container(containers.DeclarativeContainer):
         export=export_endpoint,
         erase=erase_endpoint,
         stream=stream_endpoint,
+        holds=hold_endpoints,
     )
 
 

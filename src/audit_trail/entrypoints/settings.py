@@ -8,6 +8,7 @@ start-up with one ``SettingsError`` line that names the setting.
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 import types
 import typing
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
+
+from audit_trail.core.retention.policy import MAX_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,10 @@ class Settings:
     max_pending_writes: int = 20_000  # leaves waiting for storage; past it: 503
     query_index_on_write: bool = False  # on: each group commit integrates the query index
     query_index_delay_seconds: float = 1.0  # off: integrated this long after writes; 0: on proof
+    # retention (docs/lifecycle.md, "Retention and legal holds")
+    retention_days: float | None = None  # default retention of every tenant; None: forever
+    retention_sweep_seconds: float = 3600.0  # between two sweeps; 0: no background sweeper
+    retention_batch: int = 500  # entries purged per commit
     # process
     log_level: str = "INFO"  # also uvicorn's
     access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
@@ -108,12 +115,24 @@ class Settings:
             "stream_heartbeat_seconds",
             "stream_max_lag",
             "shutdown_timeout_seconds",
+            "retention_batch",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")
-        for name in ("jwt_leeway_seconds", "token_cache_size", "query_index_delay_seconds"):
+        for name in (
+            "jwt_leeway_seconds",
+            "token_cache_size",
+            "query_index_delay_seconds",
+            "retention_sweep_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_name(name)}: must not be negative")
+        days = self.retention_days
+        if days is not None and not (math.isfinite(days) and 0 < days <= MAX_RETENTION_DAYS):
+            raise SettingsError(
+                "AUDIT_RETENTION_DAYS: must be a positive number of days"
+                f" up to {MAX_RETENTION_DAYS}"
+            )
         if self.log_level.upper() not in logging.getLevelNamesMapping():
             raise SettingsError(f"AUDIT_LOG_LEVEL: unknown level {self.log_level!r}")
 

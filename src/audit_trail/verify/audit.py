@@ -46,7 +46,9 @@ class FullAudit:
             self.failures.append(exc.failure)
         else:
             await self.check_entries()
-            index = IndexAudit(self.verifier, self.checkpoint, self.replay, self.proven)
+            index = IndexAudit(
+                self.verifier, self.checkpoint, self.replay, self.proven, self.walk.purged
+            )
             failures, self.unchecked = await index.run()
             self.failures += failures
         return AuditResult(

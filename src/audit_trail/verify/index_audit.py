@@ -6,6 +6,9 @@ is the one a signed index leaf commits. The values of every revision in the audi
 tree come from its entry proof (``/entries/{id}/proof?revision=R&tree_size=N``, which
 serves superseded revisions and tombstones too), checked end to end against its leaf;
 the revisions the audit already proved for the live entries are not asked again.
+A revision of an entry a purge leaf lists is not asked for (storage no longer holds
+it): the replay stops there, and the index leaves past it are reported not checked,
+naming the purge leaf.
 Then ``derivation.IndexReplay`` replays them and judges each index leaf.
 """
 
@@ -38,7 +41,9 @@ class IndexAudit:
         checkpoint: Checkpoint,
         replay: IndexReplay,
         proven: Mapping[tuple[str, int], Proven],
+        purged: Mapping[str, int] | None = None,
     ) -> None:
+        self.purged = purged or {}  # entry id -> the purge leaf that lists it
         self.verifier = verifier
         self.checkpoint = checkpoint
         self.replay = replay
@@ -92,6 +97,11 @@ class IndexAudit:
         and why not (a failure, when the service lied, goes to ``failures``)."""
         where = f"entry {change.entry_id} revision {change.revision}"
         proven = self.proven.get((change.entry_id, change.revision))
+        if proven is None and change.entry_id in self.purged:
+            # its values are gone from storage by design: the index leaves that cover
+            # it cannot be derived again (docs/query-proofs.md, "After a purge")
+            at = self.purged[change.entry_id]
+            return None, f"not checked: revisions purged by retention at leaf {at}"
         if proven is None:
             try:
                 proven = await self.verifier.prove(

@@ -16,9 +16,10 @@ from audit_trail.core.index.leaf import INDEX_KIND, parse_index_leaf
 from audit_trail.core.integrity import CompactRange, ProofError, leaf_hash
 from audit_trail.core.integrity.erasure import ERASE_KIND, erase_leaf_problem
 from audit_trail.core.integrity.leaf import LEAF_VERSION, LeafKind, leaf_bytes
+from audit_trail.core.retention.purge_leaf import PURGE_KIND, parse_purge_leaf
 from audit_trail.verify.results import Failure, RevisionResult, fail
 
-KINDS = frozenset(kind.value for kind in LeafKind) | {INDEX_KIND, ERASE_KIND}
+KINDS = frozenset(kind.value for kind in LeafKind) | {INDEX_KIND, ERASE_KIND, PURGE_KIND}
 _DELETE = LeafKind.DELETE.value
 
 
@@ -37,6 +38,7 @@ class LeafWalk:
         self.origin = origin
         self.failures: list[Failure] = []
         self.latest: dict[str, Latest] = {}
+        self.purged: dict[str, int] = {}  # entry id -> the purge leaf that lists it
         self._tree = CompactRange.empty()
 
     @property
@@ -73,6 +75,8 @@ class LeafWalk:
             return self._index_problem(index, leaf)
         if kind == ERASE_KIND:
             return self._erase_problem(leaf)
+        if kind == PURGE_KIND:
+            return self._purge_problem(index, leaf)
         if kind not in KINDS:
             return f"has kind {kind!r} (known: {', '.join(sorted(KINDS))})"
         if not isinstance(entry_id, str) or type(revision) is not int or revision < 1:
@@ -112,6 +116,24 @@ class LeafWalk:
             return f"commits tenant {committed.tenant!r}, not the tenant of {self.origin!r}"
         if committed.covers > index:
             return f"an index leaf covering {committed.covers} leaves cannot sit at {index}"
+        return None
+
+    def _purge_problem(self, index: int, leaf: Mapping[str, Any]) -> str | None:
+        """A purge leaf lists entries that tombstones before it ended (docs/integrity.md):
+        it ends nothing itself, and lists no entry the log does not hold, or still live."""
+        try:
+            purge = parse_purge_leaf(leaf)
+        except ProofError as exc:
+            return str(exc)
+        if not self.origin.endswith(f"/{purge.tenant}"):
+            return f"commits tenant {purge.tenant!r}, not the tenant of {self.origin!r}"
+        for entry_id in purge.ids:
+            last = self.latest.get(entry_id)
+            if last is None:
+                return f"purges entry {entry_id}, which no leaf before it records"
+            if last.kind != _DELETE:
+                return f"purges entry {entry_id}, live at leaf {last.index} (no tombstone)"
+            self.purged.setdefault(entry_id, index)
         return None
 
     def _erase_problem(self, leaf: Mapping[str, Any]) -> str | None:

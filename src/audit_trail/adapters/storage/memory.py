@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites, check_groups
+from audit_trail.adapters.storage.memory_holds import InMemoryLegalHolds
 from audit_trail.adapters.storage.memory_idempotency import InMemoryIdempotencyStore
 from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
+from audit_trail.adapters.storage.memory_retention import InMemoryRetentionStore
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
@@ -45,6 +47,8 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._logs: dict[str, _Log] = {}
         self._index: InMemoryQueryIndex | None = None
         self._idempotency = InMemoryIdempotencyStore()
+        self._holds = InMemoryLegalHolds()
+        self._retention = InMemoryRetentionStore(self._revisions, self._logs, self._holds)
 
     async def commit(
         self, tenant: str, groups: Sequence[Sequence[LogRecord]]
@@ -125,6 +129,14 @@ class InMemoryEntryRepository(SingleChangeWrites):
     def idempotency(self) -> InMemoryIdempotencyStore:
         """The Idempotency-Key records of this repository."""
         return self._idempotency
+
+    def legal_holds(self) -> InMemoryLegalHolds:
+        """The legal holds of this repository."""
+        return self._holds
+
+    def retention(self) -> InMemoryRetentionStore:
+        """The retention settings and purges of this repository."""
+        return self._retention
 
     def changes(self, tenant: str, start: int, end: int) -> list[LoggedChange]:
         """The leaves ``start <= index < end`` as changes (for ``InMemoryQueryIndex``)."""

@@ -37,6 +37,11 @@ from audit_trail.adapters.storage.mongo_documents import (
     rewrite_update,
 )
 from audit_trail.adapters.storage.mongo_errors import storage_errors
+from audit_trail.adapters.storage.mongo_holds import (
+    HOLD_INDEXES,
+    HOLDS_COLLECTION,
+    MongoLegalHolds,
+)
 from audit_trail.adapters.storage.mongo_idempotency import (
     IDEMPOTENCY_COLLECTION,
     IDEMPOTENCY_INDEXES,
@@ -56,6 +61,11 @@ from audit_trail.adapters.storage.mongo_index_journal import (
 )
 from audit_trail.adapters.storage.mongo_log import CHECKPOINTS_COLLECTION, MongoTenantLog
 from audit_trail.adapters.storage.mongo_queries import INDEXES, FindArguments, find_arguments
+from audit_trail.adapters.storage.mongo_retention import (
+    RETENTION_INDEXES,
+    SETTINGS_COLLECTION,
+    MongoRetentionStore,
+)
 from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
@@ -118,6 +128,11 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         self._index = MongoQueryIndex(self._index_collections)
         self._idempotency_records = collection(IDEMPOTENCY_COLLECTION)
         self._idempotency = MongoIdempotencyStore(self._idempotency_records)
+        self._holds_collection = collection(HOLDS_COLLECTION)
+        self._holds = MongoLegalHolds(self._holds_collection)
+        self._retention = MongoRetentionStore(
+            collection(ENTRIES_COLLECTION), collection(SETTINGS_COLLECTION)
+        )
 
     @classmethod
     async def open(
@@ -164,6 +179,8 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
             await index.posting_heads.create_indexes(POSTING_HEAD_INDEXES)
             await index.map_nodes.create_indexes(MAP_NODE_INDEXES)
             await self._idempotency_records.create_indexes(IDEMPOTENCY_INDEXES)
+            await self._holds_collection.create_indexes(HOLD_INDEXES)
+            await self._entries.create_indexes(RETENTION_INDEXES)
 
     def query_index(self) -> MongoQueryIndex:
         """The query index of these tenant logs (``mongo_index``; one per repository)."""
@@ -172,6 +189,14 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
     def idempotency(self) -> MongoIdempotencyStore:
         """The Idempotency-Key records (``mongo_idempotency``; one per repository)."""
         return self._idempotency
+
+    def legal_holds(self) -> MongoLegalHolds:
+        """The legal holds (``mongo_holds``; one per repository)."""
+        return self._holds
+
+    def retention(self) -> MongoRetentionStore:
+        """Retention settings and purges (``mongo_retention``; one per repository)."""
+        return self._retention
 
     @property
     def index_collections(self) -> IndexCollections:

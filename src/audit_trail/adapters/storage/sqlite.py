@@ -28,6 +28,7 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 
 from audit_trail.adapters.storage.changes import SingleChangeWrites
+from audit_trail.adapters.storage.sqlite_holds import SqliteLegalHolds
 from audit_trail.adapters.storage.sqlite_idempotency import SqliteIdempotencyStore, create_schema
 from audit_trail.adapters.storage.sqlite_index import SqliteQueryIndex
 from audit_trail.adapters.storage.sqlite_log import (
@@ -43,6 +44,8 @@ from audit_trail.adapters.storage.sqlite_log import (
 )
 from audit_trail.adapters.storage.sqlite_migration import migrate
 from audit_trail.adapters.storage.sqlite_query import build_query
+from audit_trail.adapters.storage.sqlite_retention import SqliteRetentionStore
+from audit_trail.adapters.storage.sqlite_retention import create_schema as create_retention_schema
 from audit_trail.adapters.storage.sqlite_schema import (
     COLUMNS,
     DELETE_TAGS,
@@ -102,6 +105,7 @@ class SqliteEntryRepository(SingleChangeWrites):
                 await writer.execute_fetchall("PRAGMA synchronous = FULL")
                 await _in_transaction(writer, migrate)
                 await _in_transaction(writer, create_schema)
+                await _in_transaction(writer, create_retention_schema)
                 reader = await _connect(path, busy_timeout_ms)
                 await reader.execute_fetchall("PRAGMA query_only = ON")
             except BaseException:
@@ -227,6 +231,14 @@ class SqliteEntryRepository(SingleChangeWrites):
     def idempotency(self) -> SqliteIdempotencyStore:
         """The Idempotency-Key records kept in this file (``sqlite_idempotency``)."""
         return SqliteIdempotencyStore(self._read, self._write)
+
+    def legal_holds(self) -> SqliteLegalHolds:
+        """The legal holds kept in this file (``sqlite_holds``)."""
+        return SqliteLegalHolds(self._read, self._write)
+
+    def retention(self) -> SqliteRetentionStore:
+        """The retention settings and purges of this file (``sqlite_retention``)."""
+        return SqliteRetentionStore(self._read, self._write)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from audit_trail.core.ports.holds import LegalHolds
 from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.repository import EntryRepository
+from audit_trail.core.ports.retention import RetentionStore
 
 
 class Storage(EntryRepository, TenantLog, Protocol):
@@ -19,4 +21,12 @@ class Storage(EntryRepository, TenantLog, Protocol):
 
     def idempotency(self) -> IdempotencyStore:
         """The Idempotency-Key records kept beside these entries."""
+        ...
+
+    def legal_holds(self) -> LegalHolds:
+        """The legal holds kept beside these entries."""
+        ...
+
+    def retention(self) -> RetentionStore:
+        """The retention settings, and the purges of expired entries."""
         ...

@@ -53,7 +53,7 @@ class Erasure:
 class HoldCheck(Protocol):
     """Refuses to touch an entry that a legal hold covers (``EntryHeld``)."""
 
-    async def ensure_not_held(self, tenant: str, entry: Entry) -> None: ...
+    async def check(self, tenant: str, entry: Entry) -> None: ...
 
 
 def erase_command_errors(fields: object, reason: object) -> list[FieldError]:
@@ -105,7 +105,7 @@ class EraseFields:
         if not revisions:
             raise EntryNotFound(entry_id)
         if self._holds is not None:
-            await self._holds.ensure_not_held(tenant, revisions[-1])
+            await self._holds.check(tenant, revisions[-1])
         _check_held_somewhere(revisions, fields)
         erased = _erased(revisions, fields)
         now = self._clock.now()

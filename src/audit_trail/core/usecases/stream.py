@@ -25,6 +25,7 @@ from audit_trail.core.ports import EntryProcessor, EntryRepository
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.query import EntryFilters
+from audit_trail.core.retention.purge_leaf import PURGE_KIND
 from audit_trail.core.serialization import entry_to_json
 
 REVISION_KINDS = frozenset(kind.value for kind in LeafKind)
@@ -141,6 +142,8 @@ class ChangeStream:
             if current is None or not self._matches(request, current):
                 return None
             return Change(index, ERASE_KIND, dict(leaf))
+        if kind == PURGE_KIND:  # its ids carry no values: every stream of the tenant sees it
+            return Change(index, PURGE_KIND, dict(leaf))
         return None  # an index leaf: the map's business, not a change
 
     @staticmethod

@@ -54,6 +54,8 @@ QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
     ),
 }
 
+GOVERNANCE = ("/holds", "/tenant/")  # routes that refuse unknown query parameters
+
 
 def _problem(kind: ProblemType, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {
@@ -83,7 +85,7 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs += ["unauthenticated", "forbidden", "storage-unavailable"]
     if route.body is not None:
         slugs += ["malformed-request", "unsupported-media-type", "validation-failed"]
-    if route.operation in ("queryEntries", EXPORT, STREAM):
+    if route.operation in ("queryEntries", EXPORT, STREAM) or route.path.startswith(GOVERNANCE):
         slugs.append("validation-failed")
     if route.integers or route.optional_integers:
         slugs.append("validation-failed")
@@ -95,6 +97,8 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs += ["idempotency-key-invalid", "idempotency-key-in-use", "idempotency-key-reused"]
     if route.path_params:
         slugs.append("not-found")
+    if route.operation == "eraseEntryFields":
+        slugs.append("entry-held")
     if route.conditional:
         slugs += ["precondition-failed", "conflict"]
     problems: dict[str, Any] = {}
@@ -160,6 +164,16 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "description": text, "schema": schema}
             for name, (text, schema) in QUERY_PARAMETERS.items()
         ]
+    if route.operation == "listHolds":
+        params.append(
+            {
+                "name": "status",
+                "in": "query",
+                "description": "`active` (the default): holds in force; `released`: released "
+                "ones (with `released_at`); `all`: both, oldest first.",
+                "schema": {"enum": ["active", "released", "all"], "default": "active"},
+            }
+        )
     if route.operation == EXPORT:
         params.append(
             {

@@ -28,6 +28,7 @@ from audit_trail.core import (
     Unauthenticated,
     ValidationFailed,
 )
+from audit_trail.core.errors import EntryHeld, HoldNotFound
 from audit_trail.entrypoints.http.messages import PROBLEM_JSON, HttpResponse
 from audit_trail.entrypoints.http.paths import problem_type_uri
 
@@ -153,6 +154,12 @@ LOG_DAMAGED = ProblemType(
     "The tenant's log lacks leaves or subtree hashes it must hold: its storage was altered "
     "or damaged. Retrying does not help; verify the log (`audit-trail verify --full`).",
 )
+ENTRY_HELD = ProblemType(
+    "entry-held",
+    409,
+    "Under legal hold",
+    "A legal hold protects the entry; `hold_id` names it. Release the hold first.",
+)
 LOG_RANGE = ProblemType(
     "log-range",
     422,
@@ -178,6 +185,7 @@ PROBLEM_TYPES = (
     OVERLOADED,
     LOG_RANGE,
     LOG_DAMAGED,
+    ENTRY_HELD,
     IDEMPOTENCY_KEY_INVALID,
     IDEMPOTENCY_KEY_IN_USE,
     IDEMPOTENCY_KEY_REUSED,
@@ -203,6 +211,7 @@ class _Rule:
     kind: ProblemType
     detail: Callable[[Any], str] = str
     headers: Callable[[Any], Headers] = lambda _: ()
+    members: Callable[[Any], dict[str, Any]] = lambda _: {}  # extension members
 
 
 def _challenge(exc: Unauthenticated) -> Headers:
@@ -247,6 +256,8 @@ DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
     ),
     IdempotencyKeyReused: _Rule(IDEMPOTENCY_KEY_REUSED),
     LogDamaged: _Rule(LOG_DAMAGED),
+    HoldNotFound: _Rule(NOT_FOUND),
+    EntryHeld: _Rule(ENTRY_HELD, members=lambda e: {"hold_id": e.hold_id, "entry_id": e.entry_id}),
 }
 
 
@@ -255,6 +266,7 @@ def render_problem(
     detail: str,
     headers: Iterable[tuple[str, str]] = (),
     errors: list[dict[str, str]] | None = None,
+    members: dict[str, Any] | None = None,
 ) -> HttpResponse:
     body: dict[str, Any] = {
         "type": kind.uri,
@@ -264,6 +276,8 @@ def render_problem(
     }
     if errors is not None:
         body["errors"] = errors
+    if members:
+        body.update(members)
     return HttpResponse(
         kind.status, (("content-type", PROBLEM_JSON), *headers), msgspec.json.encode(body)
     )
@@ -279,7 +293,7 @@ def known_problem(exc: Exception) -> HttpResponse | None:
     errors = None
     if isinstance(exc, ValidationFailed):
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]
-    return render_problem(rule.kind, rule.detail(exc), rule.headers(exc), errors)
+    return render_problem(rule.kind, rule.detail(exc), rule.headers(exc), errors, rule.members(exc))
 
 
 def internal_error() -> HttpResponse:

@@ -125,6 +125,7 @@ class RouteTable:
 
 READ, WRITE, ADMIN, ERASE = Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.ERASE
 ENTRY = "/entries/{entry_id}"
+HOLD = "/holds/{hold_id}"
 
 ROUTES = RouteTable(
     (
@@ -263,6 +264,66 @@ ROUTES = RouteTable(
             READ,
             response="LogLeaves",
             integers=("start", "end"),
+        ),
+        Route(
+            "GET",
+            "/tenant/retention",
+            "getRetention",
+            "The tenant's retention period, and whether it is its own or the default",
+            ADMIN,
+            response="Retention",
+        ),
+        Route(
+            "PUT",
+            "/tenant/retention",
+            "setRetention",
+            "Set the tenant's retention period in days (null: keep entries forever)",
+            ADMIN,
+            body="RetentionInput",
+            response="Retention",
+        ),
+        Route(
+            "DELETE",
+            "/tenant/retention",
+            "clearRetention",
+            "Drop the tenant's own retention period: the default applies again",
+            ADMIN,
+            response="Retention",
+        ),
+        Route(
+            "POST",
+            "/holds",
+            "createHold",
+            "Place a legal hold: matching entries are kept from purge and erasure",
+            ADMIN,
+            status=201,
+            body="HoldInput",
+            response="Hold",
+        ),
+        Route(
+            "GET",
+            "/holds",
+            "listHolds",
+            "The tenant's legal holds (?status=active, the default, released or all)",
+            ADMIN,
+            response="HoldList",
+        ),
+        Route("GET", HOLD, "getHold", "One legal hold, active or released", ADMIN, response="Hold"),
+        Route(
+            "DELETE",
+            HOLD,
+            "releaseHold",
+            "Release a legal hold (kept, with released_at)",
+            ADMIN,
+            response="Hold",
+        ),
+        Route(
+            "POST",
+            f"{HOLD}/release",
+            "releaseHoldByPost",
+            "Release a legal hold (the same as DELETE on the hold)",
+            ADMIN,
+            response="Hold",
         ),
     )
 )

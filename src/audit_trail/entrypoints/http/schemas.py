@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from audit_trail.core import Outcome
+from audit_trail.core.holds import MAX_REASON_LENGTH
 from audit_trail.core.query import MAX_LIMIT
+from audit_trail.core.retention.policy import MAX_RETENTION_DAYS
 from audit_trail.core.timestamps import MAX_TIMESTAMP_LENGTH
 from audit_trail.core.usecases.erase import MAX_FIELDS as MAX_ERASED_FIELDS
 from audit_trail.core.usecases.erase import MAX_REASON as MAX_ERASE_REASON
@@ -283,11 +285,17 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
                         "One offending field, e.g. `actor.id` or `entries[3].action`.",
                     ),
                 },
+                "hold_id": {
+                    "type": "string",
+                    "description": "entry-held: the legal hold that protects the entry.",
+                },
+                "entry_id": {"type": "string", "description": "entry-held: the entry."},
             },
             "required": ["type", "title", "status", "detail"],
         },
         "Status": _object({"status": {"const": "ok"}}, ["status"], "The service is up."),
         **_evidence_schemas(),
+        **_retention_schemas(),
     }
 
 
@@ -350,5 +358,80 @@ def _evidence_schemas() -> dict[str, Schema]:
             ["entry", "leaf_index", "tree_size", "leaf", "salts", "inclusion", "checkpoint"],
             "A revision as the caller may see it, the salts of the fields it sees, its leaf, "
             "and the inclusion proof in the tree the checkpoint signs.",
+        ),
+    }
+
+
+def _retention_schemas() -> dict[str, Schema]:
+    """Retention periods and legal holds (docs/lifecycle.md, "Retention and legal holds")."""
+    days: Schema = {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RETENTION_DAYS},
+            {"type": "null"},
+        ],
+        "description": "Days an entry is kept after its current revision was recorded "
+        "(fractions allowed); null: kept forever.",
+    }
+    identifier = text(MAX_ID_LENGTH)
+    hold_filter: Schema = {
+        "type": "object",
+        "description": "Entry filters, as the query parameters of GET /entries; an entry is "
+        "held when its current revision matches every one given (at least one). `target` "
+        "(`{type, id}`) is another way to give `target_type` and `target_id`.",
+        "properties": {
+            "actor_id": identifier,
+            "actor_type": identifier,
+            "action": text(MAX_ID_LENGTH, "An action, or a prefix ending in `*`."),
+            "target": {
+                "type": "object",
+                "properties": {"type": identifier, "id": identifier},
+                "minProperties": 1,
+                "additionalProperties": False,
+            },
+            "target_type": identifier,
+            "target_id": identifier,
+            "outcome": {"enum": [o.value for o in Outcome]},
+            "tag": identifier,
+            "since": timestamp("occurred_at at or after this"),
+            "until": timestamp("occurred_at at or before this"),
+        },
+        "minProperties": 1,
+        "additionalProperties": False,
+    }
+    shown_filter = {**hold_filter, "description": "The filter, flat (`target_type`, `target_id`)."}
+    moment = {"anyOf": [timestamp(), {"type": "null"}]}
+    hold = _object(
+        {
+            "id": {"type": "string"},
+            "filter": shown_filter,
+            "reason": {"type": "string"},
+            "status": {"enum": ["active", "released"]},
+            "created_at": timestamp(),
+            "created_by": {"type": "string"},
+            "released_at": moment,
+            "released_by": {"type": ["string", "null"]},
+        },
+        ["id", "filter", "reason", "status", "created_at", "created_by", "released_at"],
+        "A legal hold: while active, no entry it matches is purged or erased.",
+    )
+    hold["required"].append("released_by")
+    return {
+        "RetentionInput": _object(
+            {"days": days}, ["days"], "The tenant's retention period (null: keep forever)."
+        ),
+        "Retention": _object(
+            {"days": days, "source": {"enum": ["tenant", "default"]}},
+            ["days", "source"],
+            "The retention period in force: the tenant's own, or the default "
+            "(AUDIT_RETENTION_DAYS; null when unset: keep forever).",
+        ),
+        "HoldInput": _object(
+            {"filter": hold_filter, "reason": text(MAX_REASON_LENGTH, "Why the entries are held.")},
+            ["filter", "reason"],
+            "A legal hold to place.",
+        ),
+        "Hold": hold,
+        "HoldList": _object(
+            {"items": {"type": "array", "items": ref("Hold")}}, ["items"], "Legal holds."
         ),
     }

@@ -1,7 +1,7 @@
 """GET /stream: the tenant's changes as Server-Sent Events (docs/streaming.md).
 
 Every event is ``id: <log index>``, ``event: <leaf kind>`` (``record``, ``amend``,
-``delete``, ``erase``), ``data: <one line of JSON>``. ``Last-Event-ID`` (a reconnect)
+``delete``, ``erase``, ``purge``), ``data: <one line of JSON>``. ``Last-Event-ID`` (a reconnect)
 or ``?after=`` resumes after that index; with neither, the stream starts at the end
 of the log. Comments keep proxies from closing a quiet stream; a consumer that falls
 too far behind gets a ``lagging`` event and the end of the stream.
