@@ -241,6 +241,7 @@ def test_several_workers_share_no_in_process_cache(
             "access_log": False,
             "loop": "uvloop",
             "http": "httptools",
+            "timeout_graceful_shutdown": 5,
         }
     ]
     assert any("without a query cache" in r.getMessage() for r in caplog.records)

@@ -149,3 +149,4 @@ async def test_the_follower_catches_up_at_rest() -> None:
     await eventually_covers(storage, position + 1)
     assert seen == [CATCH_UP_REST]
     await follower.close()
+

@@ -38,6 +38,7 @@ from audit_trail.core.ports.index import (
 )
 from audit_trail.core.ports.log import LogRecord, TenantLog
 
+SETTLE_SECONDS = 2.0  # how long a read of a map in mid-write waits for its head to move
 MAX_RACES = 32  # integrations lost to other writers before giving up
 CHUNK = 4096  # changes integrated in one storage write
 TURN = 256  # changes turned into postings between two turns of the event loop
@@ -91,10 +92,9 @@ class IndexIntegrator:
                 step = await self._next(tenant, head, end)
             except MapDamaged:
                 self._nodes.forget(tenant)
-                if await self._index.head(tenant) != head:
-                    step = None  # read while another writer moved the map: read it again
-                else:
+                if not await self._moves(tenant, head):
                     raise
+                step = None  # read while another writer moved the map: read it again
             if step is not None and await self._index.write(tenant, head, step.write):
                 before = EMPTY if head is None else head.map_root
                 head = step.write.head
@@ -112,6 +112,19 @@ class IndexIntegrator:
         if head.leaf_index is not None:
             return head
         return await self._commit_leaf(tenant, head)
+
+    async def _moves(self, tenant: str, head: IndexHead | None) -> bool:
+        """Whether the index's head moves on from ``head`` within ``SETTLE_SECONDS``:
+        nodes that do not hash to their parents were read while another writer
+        applied its write, which lands its nodes before its head (a storage without
+        transactions), unless the map is damaged."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        while await self._index.head(tenant) == head:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def _next(self, tenant: str, head: IndexHead | None, size: int) -> _Step:
         covers = 0 if head is None else head.covers
