@@ -1,0 +1,102 @@
+"""The multi-leaf inclusion proof of an export's trailer, against a naive full-tree
+computation written with hashlib alone (tests/contracts/rfc9162.py)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit_trail.core.integrity.merkle import ProofError
+from audit_trail.core.integrity.multiproof import complement_ranges, multiproof_root
+from tests.contracts.rfc9162 import leaf_hash, tree_hash
+
+
+def _leaves(size: int) -> list[bytes]:
+    return [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+
+
+def _naive_complement(start: int, end: int, chosen: set[int]) -> list[tuple[int, int]]:
+    inside = [i for i in range(start, end) if i in chosen]
+    if not inside:
+        return [(start, end)]
+    if len(inside) == end - start:
+        return []
+    split = 1 << ((end - start - 1).bit_length() - 1)
+    return _naive_complement(start, start + split, chosen) + _naive_complement(
+        start + split, end, chosen
+    )
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[int, list[int]]:
+    size = draw(st.integers(min_value=0, max_value=300))
+    chosen = draw(st.sets(st.integers(min_value=0, max_value=max(size - 1, 0)))) if size else set()
+    return size, sorted(chosen)
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees())
+def test_any_subset_of_any_tree_rebuilds_the_root(tree: tuple[int, list[int]]) -> None:
+    size, indices = tree
+    leaves = _leaves(size)
+    ranges = list(complement_ranges(size, indices))
+    expected = _naive_complement(0, size, set(indices)) if size else []
+    assert ranges == expected
+    complement = [tree_hash(leaves[start:end]) for start, end in ranges]
+    chosen = [leaves[i] for i in indices]
+    assert multiproof_root(size, indices, chosen, complement) == tree_hash(leaves)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees(), st.data())
+def test_a_changed_dropped_or_added_leaf_does_not_give_the_root(
+    tree: tuple[int, list[int]], data: st.DataObject
+) -> None:
+    size, indices = tree
+    if not indices:
+        return
+    leaves = _leaves(size)
+    complement = [tree_hash(leaves[s:e]) for s, e in complement_ranges(size, indices)]
+    chosen = [leaves[i] for i in indices]
+    position = data.draw(st.integers(min_value=0, max_value=len(indices) - 1))
+    edited = list(chosen)
+    edited[position] = hashlib.sha256(b"forged").digest()
+    assert multiproof_root(size, indices, edited, complement) != tree_hash(leaves)
+    dropped = indices[:position] + indices[position + 1 :]
+    kept = chosen[:position] + chosen[position + 1 :]
+    try:
+        assert multiproof_root(size, dropped, kept, complement) != tree_hash(leaves)
+    except ProofError:
+        pass
+
+
+def test_every_leaf_exported_needs_no_complement() -> None:
+    leaves = _leaves(11)
+    assert list(complement_ranges(11, range(11))) == []
+    assert multiproof_root(11, list(range(11)), leaves, []) == tree_hash(leaves)
+
+
+def test_no_leaf_exported_is_the_root_alone() -> None:
+    assert list(complement_ranges(6, [])) == [(0, 6)]
+    assert multiproof_root(0, [], [], []) == tree_hash([])
+
+
+@pytest.mark.parametrize(
+    ("indices", "why"),
+    [([3, 3], "not above"), ([4, 2], "not above"), ([9], "not below the tree size")],
+)
+def test_indices_out_of_order_or_range_are_refused(indices: list[int], why: str) -> None:
+    with pytest.raises(ProofError, match=why):
+        multiproof_root(8, indices, _leaves(len(indices)), [])
+
+
+def test_a_complement_too_short_or_too_long_is_refused() -> None:
+    leaves = _leaves(8)
+    complement = [tree_hash(leaves[s:e]) for s, e in complement_ranges(8, [2])]
+    with pytest.raises(ProofError, match="too short"):
+        multiproof_root(8, [2], [leaves[2]], complement[:-1])
+    with pytest.raises(ProofError, match="too long"):
+        multiproof_root(8, [2], [leaves[2]], [*complement, leaves[0]])
