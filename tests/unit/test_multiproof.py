@@ -3,6 +3,7 @@ computation written with hashlib alone (tests/contracts/rfc9162.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import pytest
@@ -67,10 +68,8 @@ def test_a_changed_dropped_or_added_leaf_does_not_give_the_root(
     assert multiproof_root(size, indices, edited, complement) != tree_hash(leaves)
     dropped = indices[:position] + indices[position + 1 :]
     kept = chosen[:position] + chosen[position + 1 :]
-    try:
+    with contextlib.suppress(ProofError):
         assert multiproof_root(size, dropped, kept, complement) != tree_hash(leaves)
-    except ProofError:
-        pass
 
 
 def test_every_leaf_exported_needs_no_complement() -> None:

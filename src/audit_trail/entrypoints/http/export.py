@@ -20,7 +20,12 @@ from audit_trail.core import FieldError, ValidationFailed, parse_query
 from audit_trail.core.integrity.leaf import b64
 from audit_trail.core.ports.clock import Clock
 from audit_trail.core.serialization import entry_to_json
-from audit_trail.core.usecases.export import ExportedEntry, ExportEntries, ExportQuery
+from audit_trail.core.usecases.export import (
+    ExportedEntry,
+    ExportEntries,
+    ExportQuery,
+    ExportTrailer,
+)
 from audit_trail.entrypoints.http.messages import HttpResponse
 from audit_trail.entrypoints.http.routes import Call
 
@@ -61,6 +66,24 @@ def ndjson_line(exported: ExportedEntry) -> bytes:
         line["digests"] = {path: b64(digest) for path, digest in proven.digests.items()}
         line["prev"] = None if proven.prev is None else b64(proven.prev)
     return msgspec.json.encode(line) + b"\n"
+
+
+async def trailer_line(trailer: ExportTrailer) -> AsyncGenerator[bytes, None]:
+    """``{"trailer": {...}}`` and a newline, the complement's hashes written out as
+    storage gives them, never all held at once."""
+    head = {
+        "checkpoint": trailer.checkpoint,
+        "tree_size": trailer.tree_size,
+        "count": trailer.count,
+        "after_checkpoint": trailer.after_checkpoint,
+    }
+    yield b'{"trailer":' + msgspec.json.encode(head)[:-1] + b',"complement":['
+    separator = b""
+    async for hashes in trailer.complement:
+        if hashes:
+            yield separator + b",".join(b'"' + b64(h).encode() + b'"' for h in hashes)
+            separator = b","
+    yield b"]}}\n"
 
 
 def _cell(value: object) -> str:
@@ -109,7 +132,7 @@ class ExportEndpoint:
             raise ValidationFailed([*errors, *failure.errors]) from None
         if errors:
             raise ValidationFailed(errors)
-        query = ExportQuery(call.caller, request.filters, request.sort)
+        query = ExportQuery(call.caller, request.filters, request.sort, kind == "ndjson")
         self._export.check(query)
         stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         tenant = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.caller.tenant)
@@ -124,12 +147,17 @@ class ExportEndpoint:
 
     async def _ndjson(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
         async for exported in self._export.execute(query):
-            yield ndjson_line(exported)
+            if isinstance(exported, ExportTrailer):
+                async for part in trailer_line(exported):
+                    yield part
+            else:
+                yield ndjson_line(exported)
 
     async def _csv(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
         yield csv_row(list(CSV_COLUMNS))
         async for exported in self._export.execute(query):
-            yield csv_row(csv_values(exported))
+            if isinstance(exported, ExportedEntry):
+                yield csv_row(csv_values(exported))
 
 
 def _format(raw: list[str] | None) -> str:
