@@ -119,7 +119,7 @@ class ExportEntries:
         principal, tenant = query.principal, query.principal.tenant
         after: Position | None = None
         while True:
-            spec = QuerySpec(query.filters, query.sort, self._page_size, after)
+            spec = QuerySpec(query.filters, query.sort, self._page_size, after, evidence=True)
             page = await self._repository.query(tenant, spec)
             items = list(page.items)
             indices = await self._log.leaf_indices(tenant, {(e.id, e.revision) for e in items})

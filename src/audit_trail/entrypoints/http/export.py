@@ -30,6 +30,7 @@ from audit_trail.entrypoints.http.messages import HttpResponse
 from audit_trail.entrypoints.http.routes import Call
 
 FORMATS = ("ndjson", "csv")
+CHUNK_BYTES = 64 * 1024  # lines are sent in chunks of about this much
 _MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 _NOT_HERE = ("limit", "cursor", "proof")  # an export has no pages
 
@@ -146,18 +147,36 @@ class ExportEndpoint:
         return HttpResponse(200, headers, stream=body)
 
     async def _ndjson(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
+        chunk: list[bytes] = []
+        size = 0
         async for exported in self._export.execute(query):
             if isinstance(exported, ExportTrailer):
+                if chunk:
+                    yield b"".join(chunk)
                 async for part in trailer_line(exported):
                     yield part
-            else:
-                yield ndjson_line(exported)
+                return
+            line = ndjson_line(exported)
+            chunk.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:  # one send per line would cost more than the line
+                yield b"".join(chunk)
+                chunk, size = [], 0
+        if chunk:
+            yield b"".join(chunk)
 
     async def _csv(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
-        yield csv_row(list(CSV_COLUMNS))
+        chunk = [csv_row(list(CSV_COLUMNS))]
+        size = 0
         async for exported in self._export.execute(query):
             if isinstance(exported, ExportedEntry):
-                yield csv_row(csv_values(exported))
+                chunk.append(csv_row(csv_values(exported)))
+                size += len(chunk[-1])
+                if size >= CHUNK_BYTES:
+                    yield b"".join(chunk)
+                    chunk, size = [], 0
+        if chunk:
+            yield b"".join(chunk)
 
 
 def _format(raw: list[str] | None) -> str:
