@@ -49,6 +49,7 @@ class ExportRun:
     rss_max_kib: int
     verified: ExportResult
     verify_seconds: float
+    server_cpu_seconds: float
 
     @property
     def rss_growth_mib(self) -> float:
@@ -57,6 +58,12 @@ class ExportRun:
     @property
     def rate(self) -> float:
         return self.entries / self.seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its threads, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -162,7 +169,7 @@ def export(served: Served, target: Path, sample_seconds: float = 0.01) -> Export
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     auth = {"Authorization": f"Bearer {served.token}"}
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds(served.pid)
     size = 0
     try:
         with (
@@ -175,6 +182,7 @@ def export(served: Served, target: Path, sample_seconds: float = 0.01) -> Export
                 sink.write(chunk)
                 size += len(chunk)
         seconds = time.monotonic() - started
+        cpu = cpu_seconds(served.pid) - cpu
     finally:
         done.set()
         sampler.join()
@@ -183,6 +191,4 @@ def export(served: Served, target: Path, sample_seconds: float = 0.01) -> Export
     with target.open(encoding="utf-8") as lines:
         verified = verify_export(lines, served.vkey)
     verify_seconds = time.monotonic() - started
-    return ExportRun(
-        verified.lines, seconds, size, before, peak[0], verified, verify_seconds
-    )
+    return ExportRun(verified.lines, seconds, size, before, peak[0], verified, verify_seconds, cpu)
