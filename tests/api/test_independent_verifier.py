@@ -5,6 +5,7 @@ backend of the API suite."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -102,3 +103,16 @@ async def test_a_metadata_value_of_null_is_committed(api: Api) -> None:
     stored = await api.record(entry(metadata={"reason": None}))
     vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
     independent.verify_proof(await get(api, f"/entries/{stored['id']}/proof"), vkey)
+
+
+async def test_an_export_verifies_independently_and_a_dropped_line_does_not(api: Api) -> None:
+    await history_of_changes(api)
+    vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
+    lines = (await api.call("GET", "/entries/export")).text.splitlines()
+    assert independent.verify_export(lines, vkey) == len(lines) - 1 == 3
+    trailer = json.loads(lines[-1])
+    trailer["trailer"]["count"] -= 1
+    with pytest.raises(independent.Invalid, match="do not give the checkpoint's root"):
+        independent.verify_export([*lines[1:-1], json.dumps(trailer)], vkey)
+    with pytest.raises(independent.Invalid, match="the last line is not the trailer"):
+        independent.verify_export(lines[:-1], vkey)
