@@ -3,7 +3,9 @@
 ``verify`` trusts one verifier key (``--vkey``, or the one saved for the service, or,
 the first time, the one the service serves: trust on first use, said on stderr), checks
 the latest signed checkpoint against the one it verified last time (saved per origin in
-the state file), then ``--entry ID`` end to end and ``--full`` audits. It prints one
+the state file), then ``--entry ID`` end to end and ``--full`` audits. ``--export FILE``
+checks an NDJSON export against the checkpoint in its trailer; with ``--vkey`` and no
+``--url`` it does so offline, with nothing but the file. It prints one
 line per failure and exits 0 only when everything verifies (1 when something fails, 2
 for bad arguments, 3 when nothing failed but a full audit could not check the
 derivation of some index leaves: one ``UNCHECKED`` line each, saying why).
