@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_trail.core.integrity.merkle import ProofError
+from audit_trail.adapters.storage.memory import InMemoryEntryRepository
+from audit_trail.core.integrity.merkle import NodeId, ProofError, range_nodes
 from audit_trail.core.integrity.multiproof import complement_ranges, multiproof_root
+from audit_trail.core.ledger.tree import LogTree
+from audit_trail.core.ports.log import LogRecord, TenantLog
 from tests.contracts.rfc9162 import leaf_hash, tree_hash
 
 
@@ -99,3 +104,32 @@ def test_a_complement_too_short_or_too_long_is_refused() -> None:
         multiproof_root(8, [2], [leaves[2]], complement[:-1])
     with pytest.raises(ProofError, match="too long"):
         multiproof_root(8, [2], [leaves[2]], [*complement, leaves[0]])
+
+
+class _Counting:
+    """A memory log that counts its ``node_hashes`` calls."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryEntryRepository()
+        self.calls = 0
+
+    async def node_hashes(self, tenant: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        self.calls += 1
+        return await self.store.node_hashes(tenant, nodes)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+async def test_the_stored_tree_serves_the_complement_in_batches(batch: int) -> None:
+    log = _Counting()
+    leaves = [i.to_bytes(4, "big") for i in range(37)]
+    records = [LogRecord(leaf=leaf, leaf_hash=leaf_hash(leaf)) for leaf in leaves]
+    await log.store.commit("t", [records[:20], records[20:]])
+    tree = LogTree(cast(TenantLog, log))
+    indices = [0, 5, 6, 17, 31, 36]
+    served = [h async for part in tree.complement("t", 37, indices, batch) for h in part]
+    hashes = [records[i].leaf_hash for i in range(37)]
+    expected = [tree_hash(hashes[s:e]) for s, e in complement_ranges(37, indices)]
+    assert served == expected
+    assert multiproof_root(37, indices, [hashes[i] for i in indices], served) == tree_hash(hashes)
+    nodes = sum(len(range_nodes(s, e)) for s, e in complement_ranges(37, indices))
+    assert log.calls == (len(expected) if batch == 1 else -(-nodes // batch))
