@@ -12,11 +12,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit_trail.adapters.signing import Ed25519NoteSigner
 from audit_trail.core.integrity import parse_checkpoint, parse_signed_note
+from audit_trail.core.principal import Principal, Scope
+from audit_trail.core.query import EntryFilters, SortOrder
+from audit_trail.core.usecases.export import ExportQuery, ExportTrailer
 from audit_trail.entrypoints import verify_cli
 from audit_trail.entrypoints.cli import build_parser
+from audit_trail.entrypoints.http.export import ndjson_line, trailer_line
+from audit_trail.verify.export_file import verify_export
 from tests.api.client import BASE
 from tests.unit.test_verify_cli import Run, verify
-from tests.unit.verify_support import Service
+from tests.unit.verify_support import Service, Services, _resolved
 
 
 async def _export(service: Service, **params: str) -> list[str]:
@@ -193,3 +198,29 @@ async def test_a_missing_file_is_a_usage_error(service: Service, tmp_path: Path)
     run = await verify(service, tmp_path / "state.json", "--export", str(tmp_path / "nope"))
     assert run.code == 2
     assert "no such file" in run.err
+
+
+async def test_changes_made_while_an_export_runs_are_left_out_and_counted(
+    services: Services,
+) -> None:
+    service = await services.start(export_page_size=2)
+    ids = [
+        (await service.record(occurred_at=f"2026-11-28T09:3{n}:00.000Z"))["id"] for n in range(4)
+    ]
+    export = await _resolved(service.container.export_entries())
+    reader = Principal("reader", "acme", frozenset({Scope.READ.value}))
+    query = ExportQuery(reader, EntryFilters(), SortOrder.OLDEST_FIRST)
+    lines: list[bytes] = []
+    async for item in export.execute(query):
+        if isinstance(item, ExportTrailer):
+            assert (item.tree_size, item.count, item.after_checkpoint) == (4, 3, 2)
+            lines.append(b"".join([part async for part in trailer_line(item)]))
+            continue
+        if not lines:  # the first page is read: change what a later page holds
+            await service.amend(ids[3], occurred_at="2026-11-28T09:33:00.000Z", action="x.y")
+            await service.record(occurred_at="2026-11-28T09:59:00.000Z")
+        lines.append(ndjson_line(item))
+    assert [json.loads(line)["entry"]["id"] for line in lines[:-1]] == ids[:3]
+    verified = verify_export(b"".join(lines).decode().splitlines(), await service.vkey())
+    assert verified.failures == []
+    assert (verified.lines, verified.after_checkpoint) == (3, 2)
