@@ -84,11 +84,12 @@ def _entry_line(
     item: object, number: int, subject: str, seen: _Seen, failures: list[Failure]
 ) -> None:
     try:
-        assert isinstance(item, dict)
+        if not isinstance(item, dict):
+            raise TypeError("not an object")
         entry = item["entry"]
         entry_id, tenant = str(entry["id"]), str(entry["tenant"])
         index = item["leaf_index"]
-    except (AssertionError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         failures.append(Failure(subject, f"malformed: not an entry line ({exc!r})"))
         return
     if type(index) is not int or index < 0:

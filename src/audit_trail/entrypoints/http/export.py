@@ -1,5 +1,8 @@
 """GET /entries/export: every matching entry, streamed as NDJSON or CSV (docs/lifecycle.md).
 
+NDJSON ends with a trailer line (the checkpoint pinned at the start, the count, the
+complement's hashes) that lets a reader verify the whole file offline; CSV has none.
+
 The query filters are GET /entries' own (``parse_query``), without ``limit``, ``cursor``
 and ``proof``: an export has no pages. Everything is validated before the first byte:
 once streaming has begun the status cannot change.
@@ -138,7 +141,7 @@ class ExportEndpoint:
             raise ValidationFailed([*errors, *failure.errors]) from None
         if errors:
             raise ValidationFailed(errors)
-        query = ExportQuery(call.caller, request.filters, request.sort, kind == "ndjson")
+        query = ExportQuery(call.caller, request.filters, request.sort, trailer=kind == "ndjson")
         self._export.check(query)
         stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         tenant = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.caller.tenant)
