@@ -70,11 +70,12 @@ async def test_an_untouched_export_verifies_offline_and_online(
     run = await offline(exported, await service.vkey())
     assert run.code == 0, run.out
     assert run.out == (
-        "verified offline: export export.ndjson: 3 entries, complete as of log size 4\n"
+        "verified offline: export export.ndjson: 3 entries, "
+        "each a leaf of the signed log of size 4\n"
     )
     run = await verify(service, tmp_path / "state.json", "--export", str(exported))
     assert run.code == 0, run.out
-    assert "export export.ndjson: 3 entries, complete as of log size 4" in run.out
+    assert "export export.ndjson: 3 entries, each a leaf of the signed log of size 4" in run.out
 
 
 async def test_a_filtered_export_verifies_offline(service: Service, tmp_path: Path) -> None:

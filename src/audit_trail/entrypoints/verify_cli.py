@@ -241,8 +241,8 @@ def _verify_offline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _export_file(path: Path, vkey: str, summary: list[str]) -> ExportResult:
     exported = verify_export(_file_lines(path), vkey)
     if not exported.failures and exported.checkpoint is not None:
-        text = f"export {path.name}: {exported.lines} entries, complete as of log size "
-        text += str(exported.checkpoint.size)
+        text = f"export {path.name}: {exported.lines} entries, each a leaf of the signed "
+        text += f"log of size {exported.checkpoint.size}"
         if exported.after_checkpoint:
             text += f" ({exported.after_checkpoint} changed later left out)"
         summary.append(text)
