@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
@@ -277,3 +279,77 @@ def verify_proof(proof: dict[str, Any], vkey: str) -> tuple[str, int, bytes, byt
     inclusion = [b64d(h) for h in proof["inclusion"]]
     verify_inclusion(proof["leaf_index"], size, digest, inclusion, root)
     return origin, size, root, digest
+
+
+# --- exports (docs/lifecycle.md, "Export") ---
+
+
+def verify_export(lines: list[str], vkey: str) -> int:
+    """An NDJSON export: entry lines, then the trailer whose complement and the lines'
+    own leaves give the signed checkpoint's root. Returns the number of entries."""
+    if not lines:
+        raise Invalid("an empty file: no trailer")
+    *body, last = (json.loads(line) for line in lines)
+    if set(last) != {"trailer"}:
+        raise Invalid("the last line is not the trailer")
+    trailer = last["trailer"]
+    origin, size, root = verify_checkpoint(trailer["checkpoint"], vkey)
+    if size != trailer["tree_size"]:
+        raise Invalid("the trailer's tree_size is not its checkpoint's")
+    if trailer["count"] != len(body):
+        raise Invalid(f"the trailer counts {trailer['count']} lines, there are {len(body)}")
+    leaves: dict[int, bytes] = {}
+    for number, item in enumerate(body, start=1):
+        entry = item["entry"]
+        if not origin.endswith("/" + entry["tenant"]):
+            raise Invalid(f"line {number}: origin {origin!r} is not the tenant's")
+        index = item["leaf_index"]
+        if not (isinstance(index, int) and 0 <= index < size) or index in leaves:
+            raise Invalid(f"line {number}: leaf_index {index!r} is outside the tree or twice")
+        leaves[index] = leaf_hash(jcs(_export_leaf(item, number)))
+    indices = sorted(leaves)
+    complement = [b64d(h) for h in trailer["complement"]]
+    used = 0
+
+    def walk(start: int, end: int, low: int, high: int) -> bytes:
+        nonlocal used
+        if low == high:
+            if used == len(complement):
+                raise Invalid("the complement is too short")
+            used += 1
+            return complement[used - 1]
+        if end - start == 1:
+            return leaves[indices[low]]
+        k = 1 << ((end - start - 1).bit_length() - 1)
+        cut = bisect.bisect_left(indices, start + k, low, high)
+        return node(walk(start, start + k, low, cut), walk(start + k, end, cut, high))
+
+    rebuilt = walk(0, size, 0, len(indices)) if size else hashlib.sha256(b"").digest()
+    if used != len(complement):
+        raise Invalid("the complement is too long")
+    if rebuilt != root:
+        raise Invalid("the export's leaves and complement do not give the checkpoint's root")
+    return len(body)
+
+
+def _export_leaf(item: dict[str, Any], number: int) -> dict[str, Any]:
+    entry, prev = item["entry"], item["prev"]
+    salts = {path: b64d(salt) for path, salt in item["salts"].items()}
+    fields = dict(item["digests"])
+    for path, value in committed(entry).items():
+        if path in salts:
+            fields[path] = base64.b64encode(field_digest(path, salts[path], value)).decode()
+        elif path not in fields:
+            raise Invalid(f"line {number}: {path} has neither a salt nor a digest")
+    kind = "amend" if entry["revision"] > 1 else "record"
+    return {
+        "v": 1,
+        "kind": "delete" if entry.get("deleted") else kind,
+        "tenant": entry["tenant"],
+        "id": entry["id"],
+        "revision": entry["revision"],
+        "recorded_at": entry["recorded_at"],
+        "recorded_by": entry["recorded_by"],
+        "prev": prev,
+        "fields": fields,
+    }

@@ -11,6 +11,7 @@ import pytest
 from audit_trail.core.query import parse_query
 from audit_trail.verify import ServiceClient, Verifier
 from audit_trail.verify.query import check_query_proof
+from tests import independent_verifier as independent
 from tests.api.client import Api, entry, error_fields, problem
 
 ERASER = ("audit:read", "audit:write", "audit:admin", "audit:erase")
@@ -264,3 +265,17 @@ async def test_an_entry_under_legal_hold_is_not_erased_and_the_409_names_the_hol
     released = await api.call("DELETE", f"/holds/{hold.json()['id']}")
     assert released.status_code == 200
     assert (await erase(api, held["id"], ["metadata.phone"])).status_code == 200
+
+
+async def test_an_export_after_erasure_shows_the_erased_fields_and_verifies_offline(
+    api: Api,
+) -> None:
+    first = await api.record(personal())
+    assert (await erase(api, first["id"], ["metadata.phone", "actor.name"])).status_code == 200
+    csv_text = (await api.call("GET", "/entries/export", params={"format": "csv"})).text
+    assert PHONE not in csv_text
+    assert NAME not in csv_text
+    assert "actor.name metadata.phone" in csv_text
+    lines = (await api.call("GET", "/entries/export")).text.splitlines()
+    assert PHONE not in "".join(lines)
+    assert independent.verify_export(lines, await api.vkey()) == 1

@@ -12,6 +12,7 @@ import pytest
 
 from audit_trail.core.integrity import leaf_hash
 from audit_trail.core.integrity.leaf import leaf_bytes
+from audit_trail.verify.export_file import ExportResult, verify_export
 from audit_trail.verify.query_entries import rebuilt_leaves
 from tests.api.client import Api, entry, error_fields, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
@@ -41,7 +42,17 @@ async def _record_many(api: Api, count: int, tenant: str = "acme", **fields: Any
 
 
 def _lines(body: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in body.splitlines()]
+    """The entry lines of an NDJSON export, once its last line is the trailer."""
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert set(lines[-1]) == {"trailer"}
+    return lines[:-1]
+
+
+async def _verified_offline(api: Api, body: str) -> ExportResult:
+    vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
+    result = verify_export(body.splitlines(), vkey)
+    assert result.failures == []
+    return result
 
 
 async def test_ndjson_exports_every_matching_entry_once_across_pages(small_pages: Api) -> None:
@@ -64,6 +75,28 @@ async def test_ndjson_exports_every_matching_entry_once_across_pages(small_pages
     # the same entries, in the same order, as GET /entries shows them
     shown = await api.items("/entries", params={"action": "doc.read", "limit": "1000"})
     assert exported == shown
+    verified = await _verified_offline(api, response.text)
+    assert verified.lines == 3 * PAGE + 2
+    assert verified.checkpoint is not None
+    assert verified.checkpoint.size == 3 * PAGE + 2 + 3  # all of acme's log, not globex's
+
+
+async def test_an_amended_entry_and_a_deleted_one_verify_offline(small_pages: Api) -> None:
+    api = small_pages
+    await _record_many(api, PAGE + 1)
+    first, second = (await api.items("/entries", params={"limit": "2"}))[:2]
+    await api.call("PUT", f"/entries/{first['id']}", json=entry(action="doc.amended"))
+    assert (await api.call("DELETE", f"/entries/{second['id']}")).status_code == 204
+    response = await api.call("GET", "/entries/export")
+    lines = _lines(response.text)
+    assert len(lines) == PAGE
+    verified = await _verified_offline(api, response.text)
+    assert verified.checkpoint is not None
+    assert verified.checkpoint.size == PAGE + 3
+    trailer = json.loads(response.text.splitlines()[-1])["trailer"]
+    assert trailer["count"] == PAGE
+    assert trailer["after_checkpoint"] == 0
+    assert len(trailer["complement"]) >= 1  # the replaced revision, the tombstoned entry
 
 
 async def test_oldest_first_when_asked(small_pages: Api) -> None:
@@ -86,7 +119,7 @@ async def test_csv_has_stable_columns_and_neutralises_formulas(api: Api) -> None
     assert rows[0] == [
         "id", "revision", "tenant", "occurred_at", "recorded_at", "action", "outcome",
         "actor.id", "actor.type", "actor.name", "target.type", "target.id", "target.name",
-        "tags", "metadata", "source.ip", "source.user_agent", "recorded_by",
+        "tags", "metadata", "source.ip", "source.user_agent", "recorded_by", "erased",
     ]  # fmt: skip
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
@@ -95,10 +128,14 @@ async def test_csv_has_stable_columns_and_neutralises_formulas(api: Api) -> None
     assert row["actor.name"] == "'@Ada"
     assert json.loads(row["metadata"]) == {"n": 'x,"y"\n'}
     assert json.loads(row["tags"]) == ["ui"]
+    assert row["erased"] == ""
 
 
-async def test_an_empty_export_is_an_empty_body_or_just_the_header(api: Api) -> None:
-    assert (await api.call("GET", "/entries/export")).text == ""
+async def test_an_empty_export_is_its_trailer_or_just_the_header(api: Api) -> None:
+    body = (await api.call("GET", "/entries/export")).text
+    trailer = json.loads(body)["trailer"]
+    assert (trailer["tree_size"], trailer["count"], trailer["complement"]) == (0, 0, [])
+    assert (await _verified_offline(api, body)).lines == 0
     csv_body = (await api.call("GET", "/entries/export", params={"format": "csv"})).text
     assert csv_body.count("\n") == 1
 

@@ -31,8 +31,9 @@ async def test_export_downloads_to_the_suggested_file(api: Api, tmp_path: Path) 
     err = io.StringIO()
     code = await export_cli.run_export(args, transport=transport, err=err, directory=tmp_path)
     assert code == 0, err.getvalue()
-    lines = _exported(tmp_path)
+    *lines, trailer = _exported(tmp_path)
     assert {line["entry"]["id"] for line in lines} == ids
+    assert trailer["trailer"]["count"] == 2
     assert "export" in err.getvalue()
 
 

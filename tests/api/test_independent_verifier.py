@@ -125,3 +125,16 @@ async def test_an_erased_entry_verifies_independently_and_its_digests_cannot_be_
     del proof["entry"]["metadata"]["f"]  # a shown value passed off as erased
     with pytest.raises(independent.Invalid):
         independent.verify_proof(proof, vkey)
+
+
+async def test_an_export_verifies_independently_and_a_dropped_line_does_not(api: Api) -> None:
+    await history_of_changes(api)
+    vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
+    lines = (await api.call("GET", "/entries/export")).text.splitlines()
+    assert independent.verify_export(lines, vkey) == len(lines) - 1 == 3
+    trailer = json.loads(lines[-1])
+    trailer["trailer"]["count"] -= 1
+    with pytest.raises(independent.Invalid, match="do not give the checkpoint's root"):
+        independent.verify_export([*lines[1:-1], json.dumps(trailer)], vkey)
+    with pytest.raises(independent.Invalid, match="the last line is not the trailer"):
+        independent.verify_export(lines[:-1], vkey)

@@ -149,4 +149,3 @@ async def test_the_follower_catches_up_at_rest() -> None:
     await eventually_covers(storage, position + 1)
     assert seen == [CATCH_UP_REST]
     await follower.close()
-

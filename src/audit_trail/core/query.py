@@ -94,6 +94,7 @@ class QuerySpec:
     sort: SortOrder = SortOrder.NEWEST_FIRST
     limit: int = DEFAULT_LIMIT
     after: Position | None = None
+    evidence: bool = False  # the caller needs each entry's evidence (an export)
 
 
 @dataclass(frozen=True, slots=True)

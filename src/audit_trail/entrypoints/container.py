@@ -312,6 +312,8 @@ class Container(containers.DeclarativeContainer):
         repository,
         repository,
         processor,
+        checkpoints=checkpoints,
+        tree=log_tree,
         page_size=settings.provided.export_page_size,
     )
     change_stream = providers.Singleton(

@@ -3,7 +3,9 @@
 ``verify`` trusts one verifier key (``--vkey``, or the one saved for the service, or,
 the first time, the one the service serves: trust on first use, said on stderr), checks
 the latest signed checkpoint against the one it verified last time (saved per origin in
-the state file), then ``--entry ID`` end to end and ``--full`` audits. It prints one
+the state file), then ``--entry ID`` end to end and ``--full`` audits. ``--export FILE``
+checks an NDJSON export against the checkpoint in its trailer; with ``--vkey`` and no
+``--url`` it does so offline, with nothing but the file. It prints one
 line per failure and exits 0 only when everything verifies (1 when something fails, 2
 for bad arguments, 3 when nothing failed but a full audit could not check the
 derivation of some index leaves: one ``UNCHECKED`` line each, saying why).
@@ -26,7 +28,7 @@ from audit_trail.entrypoints.container import build_note_signer
 from audit_trail.entrypoints.settings import Settings
 from audit_trail.verify import AuditResult, Failure, ServiceClient, ServiceError, Verifier, connect
 from audit_trail.verify.evidence import served_vkey
-from audit_trail.verify.export_file import verify_export
+from audit_trail.verify.export_file import ExportResult, verify_export
 from audit_trail.verify.query import print_entries, verify_query
 from audit_trail.verify.results import Failed
 from audit_trail.verify.state import StateError, VerifyState, default_state_path
@@ -63,7 +65,10 @@ def verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=["table", "ndjson"], default="table", help="how to print entries"
     )
-    parser.add_argument("--url", required=True, help="the service, e.g. https://audit.example")
+    parser.add_argument(
+        "--url",
+        help="the service, e.g. https://audit.example (not needed for --export with --vkey)",
+    )
     parser.add_argument(
         "--token", help=f"a bearer token with scope audit:read (default: ${TOKEN_VARIABLE})"
     )
@@ -84,7 +89,9 @@ def verify_arguments(parser: argparse.ArgumentParser) -> None:
         "--export",
         type=Path,
         metavar="FILE",
-        help="check each line of an NDJSON export (audit-trail export) against the log",
+        help="check an NDJSON export (audit-trail export) against the signed checkpoint "
+        "in its trailer: offline with --vkey and no --url; with --url, also that the "
+        "service's log extends that checkpoint",
     )
 
 
@@ -104,6 +111,8 @@ async def run_verify(
     out, err = out or sys.stdout, err or sys.stderr
     token = args.token or os.environ.get(TOKEN_VARIABLE)
     state_path: Path = args.state or default_state_path()
+    if args.url is None:
+        return _verify_offline(args, out, err)
     try:
         if not token:
             raise ValueError(f"--token (or ${TOKEN_VARIABLE}) is required")
@@ -210,13 +219,49 @@ async def _verify(
     return 0
 
 
+def _verify_offline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``verify --export FILE --vkey VKEY`` with no ``--url``: nothing but the file."""
+    try:
+        if args.export is None or args.vkey is None:
+            raise ValueError("--url is required, except for --export FILE with --vkey (offline)")
+        parse_vkey(args.vkey)
+        if not args.export.is_file():
+            raise ValueError(f"--export: no such file: {args.export}")
+    except ValueError as exc:  # NoteError is a ValueError
+        print(f"audit-trail: {exc}", file=err)
+        return USAGE_ERROR
+    summary: list[str] = []
+    exported = _export_file(args.export, args.vkey, summary)
+    if exported.failures:
+        return _report(exported.failures, out)
+    print("verified offline: " + "; ".join(summary), file=out)
+    return 0
+
+
+def _export_file(path: Path, vkey: str, summary: list[str]) -> ExportResult:
+    exported = verify_export(_file_lines(path), vkey)
+    if not exported.failures and exported.checkpoint is not None:
+        text = f"export {path.name}: {exported.lines} entries, each a leaf of the signed "
+        text += f"log of size {exported.checkpoint.size}"
+        if exported.after_checkpoint:
+            text += f" ({exported.after_checkpoint} changed later left out)"
+        summary.append(text)
+    return exported
+
+
 async def _verify_export(
     path: Path, verifier: Verifier, checkpoint: Checkpoint, summary: list[str]
 ) -> list[Failure]:
-    exported = await verify_export(_file_lines(path), verifier, checkpoint)
-    if not exported.failures:
-        summary.append(f"export {path.name}: {exported.lines} entries")
-    return exported.failures
+    """The file offline, then: the service's verified checkpoint extends the export's."""
+    exported = _export_file(path, verifier.vkey, summary)
+    if exported.failures or exported.checkpoint is None:
+        return exported.failures
+    older, newer = sorted((exported.checkpoint, checkpoint), key=lambda c: c.size)
+    try:
+        await verifier.extends(older, newer)
+    except Failed as exc:
+        return [exc.failure]
+    return []
 
 
 def _file_lines(path: Path) -> Iterator[str]:

@@ -194,7 +194,7 @@ class SqliteEntryRepository(SingleChangeWrites):
     async def query(self, tenant: str, spec: QuerySpec) -> EntryPage:
         sql, params = build_query(tenant, spec)
         rows = await self._read(sql, params)
-        items = [row_to_entry(row, evidence=False) for row in rows[: spec.limit]]
+        items = [row_to_entry(row, evidence=spec.evidence) for row in rows[: spec.limit]]
         return EntryPage(items=items, has_more=len(rows) > spec.limit)
 
     async def history(

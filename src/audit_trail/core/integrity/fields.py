@@ -48,6 +48,40 @@ def committed_fields(entry: Entry) -> dict[str, Any]:
     return present
 
 
+_SCALARS = ("action", "outcome", "occurred_at")
+_GROUPS = (
+    ("actor", ("id", "type", "name")),
+    ("target", ("type", "id", "name")),
+    ("source", ("ip", "user_agent")),
+)
+
+
+def hidden_paths(stored: Entry, visible: Entry) -> set[str]:
+    """The committed paths of ``stored`` that ``visible`` (a redacted copy of it) does
+    not show with the same value: those of ``committed_fields(stored)`` missing from,
+    or different in, ``committed_fields(visible)``. Compared part by part, so that the
+    parts a redaction left alone (most of them) cost one comparison each."""
+    if visible is stored:
+        return set()
+    hidden = {name for name in _SCALARS if getattr(stored, name) != getattr(visible, name)}
+    if stored.tags != visible.tags:
+        hidden.add("tags")
+    for group, parts in _GROUPS:
+        mine, theirs = getattr(stored, group), getattr(visible, group)
+        if mine is None or mine == theirs:
+            continue
+        for part in parts:
+            value = getattr(mine, part)
+            if value is not None and (theirs is None or getattr(theirs, part) != value):
+                hidden.add(f"{group}.{part}")
+    if stored.metadata != visible.metadata:
+        shown = visible.metadata
+        for key, value in stored.metadata.items():
+            if key not in shown or shown[key] != value:
+                hidden.add(f"metadata.{key}")
+    return hidden
+
+
 def field_digest(path: str, salt: bytes, value: Any) -> bytes:
     """The digest that commits ``value`` at ``path`` under ``salt``."""
     return hashlib.sha256(_path_prefix(path) + salt + canonical_json(value)).digest()

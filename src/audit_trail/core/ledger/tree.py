@@ -6,7 +6,7 @@ needs the complete subtrees that make up each of its O(log n) ranges, and no mor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from audit_trail.core.errors import LogDamaged, LogRangeError
 from audit_trail.core.integrity.merkle import (
@@ -19,7 +19,10 @@ from audit_trail.core.integrity.merkle import (
     proof_nodes,
     range_nodes,
 )
+from audit_trail.core.integrity.multiproof import complement_ranges
 from audit_trail.core.ports.log import TenantLog
+
+COMPLEMENT_BATCH = 1000  # stored nodes per read of an export's complement
 
 
 class LogTree:
@@ -47,6 +50,23 @@ class LogTree:
             raise LogRangeError(f"no consistency proof from size {first} to size {second}")
         ranges = consistency_ranges(first, second)
         return assemble_proof(ranges, await self._fetch(tenant, proof_nodes(ranges)))
+
+    async def complement(
+        self, tenant: str, size: int, indices: Sequence[int], batch: int = COMPLEMENT_BATCH
+    ) -> AsyncIterator[list[bytes]]:
+        """The hashes of the complement of ``indices`` (strictly increasing, below
+        ``size``) in the tree of ``size`` leaves (``core.integrity.multiproof``), in
+        order, a list at a time: one ``node_hashes`` call per ``batch`` stored nodes."""
+        ranges: list[tuple[int, int]] = []
+        nodes: list[NodeId] = []
+        for span in complement_ranges(size, indices):
+            ranges.append(span)
+            nodes.extend(range_nodes(*span))
+            if len(nodes) >= batch:
+                yield assemble_proof(ranges, await self._fetch(tenant, nodes))
+                ranges, nodes = [], []
+        if ranges:
+            yield assemble_proof(ranges, await self._fetch(tenant, nodes))
 
     async def _fetch(self, tenant: str, nodes: Sequence[NodeId]) -> dict[NodeId, bytes]:
         if not nodes:

@@ -44,7 +44,8 @@ class EntryRepository(Protocol):
         """Current revisions of live entries matching ``spec.filters``, ordered by
         (occurred_at, id) in ``spec.sort``'s direction, starting strictly after
         ``spec.after``, at most ``spec.limit`` of them. The entries may come without
-        their ``evidence``: a page shows none (``revision`` reads it)."""
+        their ``evidence``: a page shows none (``revision`` reads it); with ``spec.evidence``
+        storage gives it where reading it with the page is cheaper than a read each."""
         ...
 
     async def amend(self, revision: Entry) -> None:

@@ -28,7 +28,7 @@ from audit_trail.core.index.map_update import MapDamaged, prove_many
 from audit_trail.core.index.page_cursor import PageCursor, PageCursors, query_digest
 from audit_trail.core.index.pages import PageReader, Part, current_adds
 from audit_trail.core.index.postings import Posting
-from audit_trail.core.integrity.fields import committed_fields, field_digest
+from audit_trail.core.integrity.fields import committed_fields, field_digest, hidden_paths
 from audit_trail.core.integrity.leaf import sealed_leaf
 from audit_trail.core.integrity.merkle import ProofError, leaf_hash
 from audit_trail.core.ledger.checkpoints import Checkpoints
@@ -272,13 +272,13 @@ def _bucket_proofs(
 def _proven(stored: Entry, visible: Entry) -> ProvenEntry:
     evidence = stored.evidence
     assert evidence is not None
-    committed, shown = committed_fields(stored), committed_fields(visible)
+    hidden = hidden_paths(stored, visible)
     salts: dict[str, bytes] = {}
     digests: dict[str, bytes] = {}
-    for path, value in committed.items():
-        if path in shown and shown[path] == value:
-            salts[path] = evidence.salts[path]
-        else:
+    for path, value in committed_fields(stored).items():
+        if path in hidden:
             digests[path] = field_digest(path, evidence.salts[path], value)
+        else:
+            salts[path] = evidence.salts[path]
     digests.update(evidence.erased)  # nobody sees an erased field: its digest is all there is
     return ProvenEntry(visible, salts, digests, evidence.prev)

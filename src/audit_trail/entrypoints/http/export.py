@@ -1,5 +1,8 @@
 """GET /entries/export: every matching entry, streamed as NDJSON or CSV (docs/lifecycle.md).
 
+NDJSON ends with a trailer line (the checkpoint pinned at the start, the count, the
+complement's hashes) that lets a reader verify the whole file offline; CSV has none.
+
 The query filters are GET /entries' own (``parse_query``), without ``limit``, ``cursor``
 and ``proof``: an export has no pages. Everything is validated before the first byte:
 once streaming has begun the status cannot change.
@@ -7,6 +10,7 @@ once streaming has begun the status cannot change.
 
 from __future__ import annotations
 
+import binascii
 import csv
 import io
 import json
@@ -20,11 +24,17 @@ from audit_trail.core import FieldError, ValidationFailed, parse_query
 from audit_trail.core.integrity.leaf import b64
 from audit_trail.core.ports.clock import Clock
 from audit_trail.core.serialization import entry_to_json
-from audit_trail.core.usecases.export import ExportedEntry, ExportEntries, ExportQuery
+from audit_trail.core.usecases.export import (
+    ExportedEntry,
+    ExportEntries,
+    ExportQuery,
+    ExportTrailer,
+)
 from audit_trail.entrypoints.http.messages import HttpResponse
 from audit_trail.entrypoints.http.routes import Call
 
 FORMATS = ("ndjson", "csv")
+CHUNK_BYTES = 64 * 1024  # lines are sent in chunks of about this much
 _MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 _NOT_HERE = ("limit", "cursor", "proof")  # an export has no pages
 
@@ -47,6 +57,7 @@ CSV_COLUMNS = (
     "source.ip",
     "source.user_agent",
     "recorded_by",
+    "erased",
 )
 # OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,10 +68,32 @@ def ndjson_line(exported: ExportedEntry) -> bytes:
     line["leaf_index"] = exported.leaf_index
     proven = exported.proven
     if proven is not None:
-        line["salts"] = {path: b64(salt) for path, salt in proven.salts.items()}
-        line["digests"] = {path: b64(digest) for path, digest in proven.digests.items()}
+        line["salts"] = {path: _b64(salt) for path, salt in proven.salts.items()}
+        line["digests"] = {path: _b64(digest) for path, digest in proven.digests.items()}
         line["prev"] = None if proven.prev is None else b64(proven.prev)
     return msgspec.json.encode(line) + b"\n"
+
+
+async def trailer_line(trailer: ExportTrailer) -> AsyncGenerator[bytes, None]:
+    """``{"trailer": {...}}`` and a newline, the complement's hashes written out as
+    storage gives them, never all held at once."""
+    head = {
+        "checkpoint": trailer.checkpoint,
+        "tree_size": trailer.tree_size,
+        "count": trailer.count,
+        "after_checkpoint": trailer.after_checkpoint,
+    }
+    yield b'{"trailer":' + msgspec.json.encode(head)[:-1] + b',"complement":['
+    separator = b""
+    async for hashes in trailer.complement:
+        if hashes:
+            yield separator + b",".join(b'"' + b64(h).encode() + b'"' for h in hashes)
+            separator = b","
+    yield b"]}}\n"
+
+
+def _b64(raw: bytes) -> str:
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def _cell(value: object) -> str:
@@ -86,6 +119,9 @@ def csv_values(exported: ExportedEntry) -> list[object]:
         if column in ("tags", "metadata"):
             values.append(data.get(column, [] if column == "tags" else {}))
             continue
+        if column == "erased":  # the erased paths, space-separated; empty when none
+            values.append(" ".join(data.get("erased", ())))
+            continue
         value: Any = data
         for part in column.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -109,7 +145,7 @@ class ExportEndpoint:
             raise ValidationFailed([*errors, *failure.errors]) from None
         if errors:
             raise ValidationFailed(errors)
-        query = ExportQuery(call.caller, request.filters, request.sort)
+        query = ExportQuery(call.caller, request.filters, request.sort, trailer=kind == "ndjson")
         self._export.check(query)
         stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         tenant = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.caller.tenant)
@@ -123,13 +159,36 @@ class ExportEndpoint:
         return HttpResponse(200, headers, stream=body)
 
     async def _ndjson(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
+        chunk: list[bytes] = []
+        size = 0
         async for exported in self._export.execute(query):
-            yield ndjson_line(exported)
+            if isinstance(exported, ExportTrailer):
+                if chunk:
+                    yield b"".join(chunk)
+                async for part in trailer_line(exported):
+                    yield part
+                return
+            line = ndjson_line(exported)
+            chunk.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:  # one send per line would cost more than the line
+                yield b"".join(chunk)
+                chunk, size = [], 0
+        if chunk:
+            yield b"".join(chunk)
 
     async def _csv(self, query: ExportQuery) -> AsyncGenerator[bytes, None]:
-        yield csv_row(list(CSV_COLUMNS))
+        chunk = [csv_row(list(CSV_COLUMNS))]
+        size = 0
         async for exported in self._export.execute(query):
-            yield csv_row(csv_values(exported))
+            if isinstance(exported, ExportedEntry):
+                chunk.append(csv_row(csv_values(exported)))
+                size += len(chunk[-1])
+                if size >= CHUNK_BYTES:
+                    yield b"".join(chunk)
+                    chunk, size = [], 0
+        if chunk:
+            yield b"".join(chunk)
 
 
 def _format(raw: list[str] | None) -> str:

@@ -180,7 +180,10 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                 "name": "format",
                 "in": "query",
                 "description": "`ndjson`: one JSON object per entry, with its integrity "
-                "data; `csv`: one row per entry, fixed columns (docs/lifecycle.md).",
+                'data, then one trailer line `{"trailer": {...}}` (the signed checkpoint '
+                "pinned at the start, `tree_size`, `count`, `after_checkpoint` and the "
+                "`complement` hashes) that proves the export whole offline; `csv`: one row "
+                "per entry, fixed columns, no integrity data (docs/lifecycle.md, Export).",
                 "schema": {"enum": ["ndjson", "csv"], "default": "ndjson"},
             }
         )

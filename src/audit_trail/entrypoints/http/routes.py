@@ -172,7 +172,8 @@ ROUTES = RouteTable(
             "GET",
             "/entries/export",
             "exportEntries",
-            "Every entry matching the query filters, streamed as NDJSON or CSV",
+            "Every entry matching the query filters, streamed as NDJSON (ending with a "
+            "trailer that proves it whole) or CSV",
             READ,
             media_type="application/x-ndjson",
         ),
