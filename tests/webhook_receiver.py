@@ -46,7 +46,7 @@ def receiver(answer: Callable[[Received], tuple[int, float]] | None = None) -> I
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             got = Received(self.path, dict(self.headers.items()), self.rfile.read(length), 0)
             got.at = time.time()
@@ -60,7 +60,7 @@ def receiver(answer: Callable[[Received], tuple[int, float]] | None = None) -> I
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
