@@ -1,4 +1,5 @@
-"""How long a change takes from its POST's answer to its event on GET /stream.
+"""How long a change takes from its POST's answer to its event on GET /stream (or,
+with ``--webhook``, to its webhook at a local receiver).
 
 Starts ``audit-trail serve`` (SQLite, in a temporary directory; ``--app`` picks the
 app), opens a stream, POSTs entries at ``--rate`` per second for ``--seconds`` from
@@ -6,6 +7,7 @@ app), opens a stream, POSTs entries at ``--rate`` per second for ``--seconds`` f
 each POST's answer and each event's arrival are timed by entry id.
 
     .venv/bin/python scripts/stream_latency.py --rate 500 --seconds 20
+    .venv/bin/python scripts/stream_latency.py --rate 500 --seconds 20 --webhook
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -35,6 +38,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--port", type=int, default=18777)
+    parser.add_argument("--webhook", action="store_true", help="time webhooks, not the stream")
     args = parser.parse_args()
     cli = Path(sys.executable).with_name("audit-trail")
     with tempfile.TemporaryDirectory() as home:
@@ -44,10 +48,11 @@ def main() -> int:
             "AUDIT_JWT_SECRET": SECRET,
             "AUDIT_SQLITE_PATH": f"{home}/latency.db",
             "AUDIT_LOG_SIGNING_KEY_FILE": f"{home}/log-key.pem",
+            "AUDIT_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
         }
         token = subprocess.run(  # noqa: S603 - our own CLI
             [cli, "token", "--sub", "bench", "--tenant", "bench", "--scope",
-             "audit:read audit:write"],
+             "audit:read audit:write audit:admin"],
             env=env, capture_output=True, text=True, check=True, cwd=home,
         ).stdout.strip()  # fmt: skip
         server = subprocess.Popen(  # noqa: S603 - our own CLI
@@ -61,7 +66,28 @@ def main() -> int:
             server.wait(timeout=30)
 
 
-def measure(url: str, token: str, args: argparse.Namespace) -> int:
+def start_receiver(port: int, arrived: dict[str, float], total: int, done: threading.Event) -> None:
+    """A webhook receiver on 127.0.0.1:``port`` that times each entry's arrival."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            arrived[json.loads(body)["subject"]] = time.monotonic()
+            self.send_response(204)
+            self.end_headers()
+            if len(arrived) >= total:
+                done.set()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def measure(url: str, token: str, args: argparse.Namespace) -> int:  # noqa: PLR0915
     auth = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -87,8 +113,12 @@ def measure(url: str, token: str, args: argparse.Namespace) -> int:
                         done.set()
                         return
 
-    reader = threading.Thread(target=listen, daemon=True)
-    reader.start()
+    if args.webhook:
+        start_receiver(args.port + 1, arrived, total, done)
+        hook = {"url": f"http://127.0.0.1:{args.port + 1}/hook"}
+        httpx.post(f"{url}{API}/webhooks", json=hook, headers=auth).raise_for_status()
+    else:
+        threading.Thread(target=listen, daemon=True).start()
     time.sleep(1)
     start = time.monotonic()
     lock = threading.Lock()
@@ -128,8 +158,9 @@ def measure(url: str, token: str, args: argparse.Namespace) -> int:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
     mean = statistics.mean(delays) * 1000
+    what = "webhooks" if args.webhook else "events"
     print(
-        f"{args.app}: {len(delays)}/{total} events at {achieved:.0f} writes/s; latency from"
+        f"{args.app}: {len(delays)}/{total} {what} at {achieved:.0f} writes/s; latency from"
         f" the POST's answer to the event, ms: p50 {pct(50):.0f}, p90 {pct(90):.0f},"
         f" p99 {pct(99):.0f}, max {ordered[-1] * 1000:.0f}, mean {mean:.0f}"
     )

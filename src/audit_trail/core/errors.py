@@ -154,3 +154,19 @@ class EntryHeld(DomainError):
         super().__init__(
             f"entry {entry_id!r} is under legal hold {hold_id!r} ({reason}); release the hold first"
         )
+
+
+class WebhookNotFound(DomainError):
+    """No webhook subscription with this id in the caller's tenant."""
+
+    def __init__(self, subscription_id: str) -> None:
+        self.subscription_id = subscription_id
+        super().__init__(f"no webhook with id {subscription_id!r}")
+
+
+class UnsafeWebhookUrl(DomainError):
+    """The receiver's address is one the service may not call (SSRF), or it does not
+    resolve"""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

@@ -37,6 +37,7 @@ from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.retention import RetentionStore
 from audit_trail.core.ports.storage import Storage
+from audit_trail.core.ports.webhooks import WebhookStore
 from audit_trail.core.retention.sweeper import RetentionSweeper
 from audit_trail.core.usecases import (
     AmendEntry,
@@ -47,6 +48,7 @@ from audit_trail.core.usecases import (
     RecordEntries,
     RecordEntry,
 )
+from audit_trail.core.usecases.change_reader import ChangeReader
 from audit_trail.core.usecases.erase import EraseFields
 from audit_trail.core.usecases.evidence import LogEvidence
 from audit_trail.core.usecases.export import ExportEntries
@@ -56,6 +58,8 @@ from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.core.usecases.retention import TenantRetention
 from audit_trail.core.usecases.stream import ChangeStream, StreamSettings
+from audit_trail.core.usecases.webhooks import WebhookRegistry
+from audit_trail.core.webhooks.worker import SubscriptionWorker
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.entries import EntryEndpoints
@@ -66,9 +70,16 @@ from audit_trail.entrypoints.http.holds import HoldEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.http.stream import StreamEndpoint
+from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
 from audit_trail.entrypoints.settings import Settings, SettingsError
+from audit_trail.entrypoints.webhooks import (
+    WebhookDispatcher,
+    open_webhook_delivery,
+    open_webhook_sender,
+    webhook_settings,
+)
 from audit_trail.plugins.manager import build_plugin_manager, plugin_config
 from audit_trail.plugins.processor import PluggyEntryProcessor
 
@@ -212,6 +223,11 @@ def storage_legal_holds(storage: Storage) -> LegalHolds:
     return storage.legal_holds()
 
 
+def storage_webhooks(storage: Storage) -> WebhookStore:
+    """The webhook subscriptions of the storage."""
+    return storage.webhooks()
+
+
 def storage_retention(storage: Storage) -> RetentionStore:
     """The retention settings and purges of the storage."""
     return storage.retention()
@@ -234,6 +250,7 @@ def build_http_api(
     erase: EraseEndpoint,
     stream: StreamEndpoint,
     holds: HoldEndpoints,
+    webhooks: WebhookEndpoints,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -244,6 +261,7 @@ def build_http_api(
             "eraseEntryFields": erase.erase_entry,
             "streamChanges": stream.stream_changes,
             **holds.endpoints(),
+            **webhooks.endpoints(),
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
@@ -366,6 +384,26 @@ class Container(containers.DeclarativeContainer):
     )
     retention_schedule = providers.Resource(open_retention_schedule, retention_sweeper, settings)
 
+    # webhooks (docs/streaming.md)
+    webhook_store = providers.Singleton(storage_webhooks, repository)
+    webhook_sender = providers.Resource(open_webhook_sender, settings)
+    change_reader = providers.Singleton(ChangeReader, repository, repository, processor)
+    webhook_registry = providers.Singleton(
+        WebhookRegistry, webhook_store, repository, webhook_sender, clock, ids
+    )
+    webhook_worker = providers.Singleton(
+        SubscriptionWorker,
+        webhook_store,
+        change_reader,
+        webhook_sender,
+        clock,
+        providers.Callable(webhook_settings, settings, providers.Callable(log_origin, settings)),
+    )
+    webhook_dispatcher = providers.Singleton(
+        WebhookDispatcher, webhook_store, webhook_worker, clock
+    )
+    webhook_delivery = providers.Resource(open_webhook_delivery, webhook_dispatcher, settings)
+
     # the HTTP layer
     openapi = providers.Singleton(
         build_openapi, max_batch_entries=settings.provided.max_batch_entries
@@ -390,6 +428,7 @@ class Container(containers.DeclarativeContainer):
     stream_endpoint = providers.Singleton(StreamEndpoint, change_stream)
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
+    webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)
     http_api = providers.Singleton(
         build_http_api,
         entry_endpoints,
@@ -401,6 +440,7 @@ class Container(containers.DeclarativeContainer):
         erase=erase_endpoint,
         stream=stream_endpoint,
         holds=hold_endpoints,
+        webhooks=webhook_endpoints,
     )
 
 

@@ -76,6 +76,14 @@ class Settings:
     stream_poll_seconds: float = 0.2  # how often a stream reads the log's size when idle
     stream_heartbeat_seconds: float = 15.0  # a comment at least this often
     stream_max_lag: int = 10_000  # changes a consumer may fall behind before it is cut off
+    # webhooks (docs/streaming.md, "Webhooks")
+    webhook_poll_seconds: float = 0.2  # how often subscriptions and the log are looked at
+    webhook_timeout_seconds: float = 5.0  # a receiver that takes longer: a failed attempt
+    webhook_backoff_seconds: float = 1.0  # the wait after a first failure, doubled after each
+    webhook_backoff_max_seconds: float = 300.0  # the longest wait between two attempts
+    webhook_max_failures: int = 8  # consecutive failures before a subscription is dead
+    webhook_lease_seconds: float = 30.0  # a process delivering a subscription holds it so long
+    webhook_allow_private: bool = False  # allow receivers at private or loopback addresses
     # plugins
     plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
@@ -116,6 +124,12 @@ class Settings:
             "stream_max_lag",
             "shutdown_timeout_seconds",
             "retention_batch",
+            "webhook_poll_seconds",
+            "webhook_timeout_seconds",
+            "webhook_backoff_seconds",
+            "webhook_backoff_max_seconds",
+            "webhook_max_failures",
+            "webhook_lease_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")

@@ -19,6 +19,7 @@ from audit_trail.adapters.storage.memory_holds import InMemoryLegalHolds
 from audit_trail.adapters.storage.memory_idempotency import InMemoryIdempotencyStore
 from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
 from audit_trail.adapters.storage.memory_retention import InMemoryRetentionStore
+from audit_trail.adapters.storage.memory_webhooks import InMemoryWebhookStore
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
 from audit_trail.core.model import Entry
@@ -48,6 +49,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._index: InMemoryQueryIndex | None = None
         self._idempotency = InMemoryIdempotencyStore()
         self._holds = InMemoryLegalHolds()
+        self._webhooks = InMemoryWebhookStore()
         self._retention = InMemoryRetentionStore(self._revisions, self._logs, self._holds)
 
     async def commit(
@@ -129,6 +131,10 @@ class InMemoryEntryRepository(SingleChangeWrites):
     def idempotency(self) -> InMemoryIdempotencyStore:
         """The Idempotency-Key records of this repository."""
         return self._idempotency
+
+    def webhooks(self) -> InMemoryWebhookStore:
+        """The webhook subscriptions of this repository."""
+        return self._webhooks
 
     def legal_holds(self) -> InMemoryLegalHolds:
         """The legal holds of this repository."""

@@ -67,6 +67,7 @@ from audit_trail.adapters.storage.mongo_retention import (
     MongoRetentionStore,
 )
 from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
+from audit_trail.adapters.storage.mongo_webhooks import WEBHOOKS_COLLECTION, MongoWebhookStore
 from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryPage
 from audit_trail.core.query import QuerySpec
@@ -130,6 +131,7 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         self._idempotency = MongoIdempotencyStore(self._idempotency_records)
         self._holds_collection = collection(HOLDS_COLLECTION)
         self._holds = MongoLegalHolds(self._holds_collection)
+        self._webhooks = MongoWebhookStore(collection(WEBHOOKS_COLLECTION))
         self._retention = MongoRetentionStore(
             collection(ENTRIES_COLLECTION), collection(SETTINGS_COLLECTION)
         )
@@ -189,6 +191,10 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
     def idempotency(self) -> MongoIdempotencyStore:
         """The Idempotency-Key records (``mongo_idempotency``; one per repository)."""
         return self._idempotency
+
+    def webhooks(self) -> MongoWebhookStore:
+        """The webhook subscriptions (``mongo_webhooks``; one per repository)."""
+        return self._webhooks
 
     def legal_holds(self) -> MongoLegalHolds:
         """The legal holds (``mongo_holds``; one per repository)."""

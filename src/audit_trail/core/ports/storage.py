@@ -12,6 +12,7 @@ from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.repository import EntryRepository
 from audit_trail.core.ports.retention import RetentionStore
+from audit_trail.core.ports.webhooks import WebhookStore
 
 
 class Storage(EntryRepository, TenantLog, Protocol):
@@ -29,4 +30,8 @@ class Storage(EntryRepository, TenantLog, Protocol):
 
     def retention(self) -> RetentionStore:
         """The retention settings, and the purges of expired entries."""
+        ...
+
+    def webhooks(self) -> WebhookStore:
+        """The webhook subscriptions, their cursors and delivery logs."""
         ...

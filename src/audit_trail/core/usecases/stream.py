@@ -12,23 +12,17 @@ process, and a write by any process sharing the storage reaches it at the next p
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from audit_trail.core.errors import LogRangeError
-from audit_trail.core.integrity.erasure import ERASE_KIND
-from audit_trail.core.integrity.leaf import LeafKind
-from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryProcessor, EntryRepository
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.query import EntryFilters
-from audit_trail.core.retention.purge_leaf import PURGE_KIND
-from audit_trail.core.serialization import entry_to_json
+from audit_trail.core.usecases.change_reader import Change, ChangeReader
 
-REVISION_KINDS = frozenset(kind.value for kind in LeafKind)
+__all__ = ["Change", "ChangeStream", "Heartbeat", "Lagging", "StreamItem", "StreamRequest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +38,6 @@ class StreamRequest:
     principal: Principal
     filters: EntryFilters
     after: int | None = None  # the last log index the consumer has; None: from now on
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One change: its log index, its leaf kind and what the caller may see of it
-    (the revision, or for an erasure its leaf)."""
-
-    index: int
-    kind: str
-    data: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +67,8 @@ class ChangeStream:
         processor: EntryProcessor,
         settings: StreamSettings | None = None,
     ) -> None:
-        self._repository = repository
         self._log = log
-        self._processor = processor
+        self._reader = ChangeReader(repository, log, processor)
         self._settings = settings or StreamSettings()
 
     async def start(self, request: StreamRequest) -> int:
@@ -119,33 +102,9 @@ class ChangeStream:
                 await asyncio.sleep(settings.poll_seconds)
                 continue
             end = min(size, position + settings.batch)
-            for stored in await self._log.leaves(tenant, position, end):
-                change = await self._change(request, stored.index, json.loads(stored.leaf))
-                if change is not None:
-                    quiet_since = loop.time()
-                    yield change
+            for change in await self._reader.changes(
+                request.principal, request.filters, position, end
+            ):
+                quiet_since = loop.time()
+                yield change
             position = end
-
-    async def _change(
-        self, request: StreamRequest, index: int, leaf: Mapping[str, Any]
-    ) -> Change | None:
-        kind = leaf.get("kind")
-        tenant = request.principal.tenant
-        if kind in REVISION_KINDS:
-            revision = await self._repository.revision(tenant, leaf["id"], leaf["revision"])
-            if revision is None or not self._matches(request, revision):
-                return None  # purged since, or not the caller's query
-            visible = await self._processor.redact_for_reader(revision, request.principal)
-            return Change(index, str(kind), entry_to_json(visible))
-        if kind == ERASE_KIND:
-            current = await self._repository.revision(tenant, leaf["id"])
-            if current is None or not self._matches(request, current):
-                return None
-            return Change(index, ERASE_KIND, dict(leaf))
-        if kind == PURGE_KIND:  # its ids carry no values: every stream of the tenant sees it
-            return Change(index, PURGE_KIND, dict(leaf))
-        return None  # an index leaf: the map's business, not a change
-
-    @staticmethod
-    def _matches(request: StreamRequest, revision: Entry) -> bool:
-        return request.filters.matches(revision)

@@ -28,7 +28,7 @@ from audit_trail.core import (
     Unauthenticated,
     ValidationFailed,
 )
-from audit_trail.core.errors import EntryHeld, HoldNotFound
+from audit_trail.core.errors import EntryHeld, HoldNotFound, WebhookNotFound
 from audit_trail.entrypoints.http.messages import PROBLEM_JSON, HttpResponse
 from audit_trail.entrypoints.http.paths import problem_type_uri
 
@@ -230,6 +230,7 @@ def _plugin_failure_detail(exc: PluginFailed) -> str:
 DOMAIN_PROBLEMS: dict[type[Exception], _Rule] = {
     ValidationFailed: _Rule(VALIDATION_FAILED, lambda _: "the request has invalid fields"),
     EntryNotFound: _Rule(NOT_FOUND),
+    WebhookNotFound: _Rule(NOT_FOUND),
     RevisionConflict: _Rule(CONFLICT, lambda _: "the entry was changed concurrently; retry"),
     DuplicateEntry: _Rule(CONFLICT),
     Unauthenticated: _Rule(

@@ -126,6 +126,7 @@ class RouteTable:
 READ, WRITE, ADMIN, ERASE = Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.ERASE
 ENTRY = "/entries/{entry_id}"
 HOLD = "/holds/{hold_id}"
+WEBHOOK = "/webhooks/{webhook_id}"
 
 ROUTES = RouteTable(
     (
@@ -325,6 +326,43 @@ ROUTES = RouteTable(
             "Release a legal hold (the same as DELETE on the hold)",
             ADMIN,
             response="Hold",
+        ),
+        Route(
+            "POST",
+            "/webhooks",
+            "createWebhook",
+            "Subscribe a receiver to the tenant's changes (the secret is shown this once)",
+            ADMIN,
+            status=201,
+            body="WebhookInput",
+            response="WebhookCreated",
+        ),
+        Route(
+            "GET",
+            "/webhooks",
+            "listWebhooks",
+            "The tenant's webhooks",
+            ADMIN,
+            response="WebhookList",
+        ),
+        Route("GET", WEBHOOK, "getWebhook", "One webhook", ADMIN, response="Webhook"),
+        Route("DELETE", WEBHOOK, "deleteWebhook", "Delete a webhook", ADMIN, status=204),
+        Route(
+            "POST",
+            f"{WEBHOOK}/resume",
+            "resumeWebhook",
+            "Resume a dead webhook: delivered again from its cursor",
+            ADMIN,
+            response="Webhook",
+        ),
+        Route(
+            "GET",
+            f"{WEBHOOK}/deliveries",
+            "listWebhookDeliveries",
+            "The webhook's delivery log, newest first (?limit=1..100)",
+            ADMIN,
+            response="WebhookDeliveries",
+            optional_integers=("limit",),
         ),
     )
 )

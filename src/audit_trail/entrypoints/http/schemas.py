@@ -296,7 +296,15 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
         "Status": _object({"status": {"const": "ok"}}, ["status"], "The service is up."),
         **_evidence_schemas(),
         **_retention_schemas(),
+        **_webhooks(),
     }
+
+
+def _webhooks() -> dict[str, Schema]:
+    from audit_trail.entrypoints.http.webhook_schemas import webhook_schemas  # noqa: PLC0415
+
+    # one list of entry filters: a webhook takes a hold's (none given: every change)
+    return webhook_schemas(_retention_schemas()["HoldInput"]["properties"]["filter"])
 
 
 def _evidence_schemas() -> dict[str, Schema]:

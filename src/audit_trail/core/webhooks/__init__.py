@@ -1,0 +1,2 @@
+"""Webhooks: subscriptions per tenant, delivered change by change in log order
+(docs/streaming.md, "Webhooks")."""
