@@ -72,6 +72,10 @@ class WebhookDispatcher:
             try:
                 await self.tick()
             except Exception:  # storage is down: next tick
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a driver (PyMongo) turned the cancellation into its own error
+                    raise asyncio.CancelledError from None
                 log.exception("listing the webhooks failed; trying again in %s s", every)
             await asyncio.sleep(every)
 
