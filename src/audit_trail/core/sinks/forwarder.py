@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from audit_trail.core.cancellation import raise_if_cancelled
 from audit_trail.core.ports import Clock
 from audit_trail.core.ports.sinks import Sink, SinkCursors
 from audit_trail.core.principal import Principal, Scope
@@ -71,13 +72,13 @@ class SinkForwarder:
         held: set[str] = set()
         try:
             while True:
+                raise_if_cancelled()
                 busy = False
                 try:
                     for tenant in await tenants():
                         busy = await self.step(sink, tenant, held) or busy
                 except Exception:  # storage is down: next round
-                    if _cancelling():
-                        raise asyncio.CancelledError from None  # a driver turned it into this
+                    raise_if_cancelled()
                     log.exception("sink %r: reading the logs failed", sink.name)
                 if not busy:
                     await asyncio.sleep(self._settings.poll_seconds)
@@ -132,8 +133,3 @@ class SinkForwarder:
             failures,
             delay,
         )
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
