@@ -31,7 +31,9 @@ FAST = {
 
 @pytest.fixture(
     params=[
-        pytest.param((f, b), id=f"{f}-{b}") for f in FRAMEWORKS for b in ("memory", "sqlite-redis")
+        pytest.param((f, b), id=f"{f}-{b}")
+        for f in FRAMEWORKS
+        for b in ("memory", "sqlite-redis", "mongo")
     ]
 )
 async def hooked(

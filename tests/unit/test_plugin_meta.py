@@ -6,16 +6,20 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import json
 import re
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
 
 from audit_trail.core.ports import RequestContext
+from audit_trail.core.usecases.change_reader import Change
 from audit_trail.plugins import ENTRY_POINT_GROUP, hookspecs
-from audit_trail.plugins.manager import build_plugin_manager
+from audit_trail.plugins.manager import build_plugin_manager, plugin_manager_for
 from audit_trail.plugins.processor import PluggyEntryProcessor
+from audit_trail.plugins.sinks import plugin_sinks
 from tests.unit.test_plugin_support import BUILTIN_PLUGINS, make_entry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +33,7 @@ HOOKS = sorted(
 
 def test_the_hooks_are_found() -> None:
     assert "audit_enrich_entry" in HOOKS
-    assert len(HOOKS) == 6
+    assert len(HOOKS) == 7
 
 
 def _test_sources() -> str:
@@ -81,10 +85,26 @@ def test_each_builtin_is_a_plugin_module(module: str) -> None:
 
 def _python_block_after(heading: str) -> str:
     text = GUIDE.read_text()
-    section = text[text.index(f"\n## {heading}\n") :]
+    section = text[re.search(rf"\n#+ {re.escape(heading)}\n", text).start() :]  # type: ignore[union-attr]
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert match is not None, f"no python block under {heading!r}"
     return match.group(1)
+
+
+async def test_the_sink_example_writes_one_line_per_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = types.ModuleType("jsonl_sink")
+    source = _python_block_after("audit_forward_changes(tenant, changes)")
+    exec(compile(source, str(GUIDE), "exec"), module.__dict__)  # noqa: S102
+    monkeypatch.setenv("AUDIT_JSONL_PATH", str(tmp_path / "audit.jsonl"))
+    (sink,) = plugin_sinks(plugin_manager_for(module))
+    await sink.forward("acme", [Change(3, "record", {"id": "e-1"}), Change(4, "purge", {})])
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert lines == [
+        {"tenant": "acme", "index": 3, "kind": "record", "data": {"id": "e-1"}},
+        {"tenant": "acme", "index": 4, "kind": "purge", "data": {}},
+    ]
 
 
 async def test_the_ten_line_plugin_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from audit_trail.plugins.manager import build_plugin_manager
 BUILTIN_PLUGINS = {
     "request_context": "audit_trail.plugins.builtin.request_context",
     "pii": "audit_trail.plugins.builtin.pii",
+    "syslog": "audit_trail.plugins.builtin.syslog",
 }
 """The built-in plugins by entry-point name (pyproject.toml must declare exactly these)."""
 

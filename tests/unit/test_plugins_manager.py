@@ -247,7 +247,9 @@ def test_the_cli_prints_one_line_per_plugin(
     monkeypatch.setenv("AUDIT_PLUGINS", ",".join([*BUILTIN_PLUGINS.values(), "-deploy_label"]))
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
+    syslog = next(line for line in lines if "syslog" in line)
+    assert syslog.endswith(": audit_configure")  # no AUDIT_SYSLOG_URL: no sink
     pii = next(line for line in lines if "pii" in line)
     assert pii.endswith(": audit_configure, audit_redact_entry, audit_redact_for_reader")
 

@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pluggy
 from dependency_injector import containers, providers
 
 from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
@@ -36,6 +37,7 @@ from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.retention import RetentionStore
+from audit_trail.core.ports.sinks import SinkCursors
 from audit_trail.core.ports.storage import Storage
 from audit_trail.core.ports.webhooks import WebhookStore
 from audit_trail.core.retention.sweeper import RetentionSweeper
@@ -74,6 +76,7 @@ from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
 from audit_trail.entrypoints.settings import Settings, SettingsError
+from audit_trail.entrypoints.sinks import build_forwarder, open_sink_forwarding
 from audit_trail.entrypoints.webhooks import (
     WebhookDispatcher,
     open_webhook_delivery,
@@ -82,6 +85,7 @@ from audit_trail.entrypoints.webhooks import (
 )
 from audit_trail.plugins.manager import build_plugin_manager, plugin_config
 from audit_trail.plugins.processor import PluggyEntryProcessor
+from audit_trail.plugins.sinks import plugin_sinks
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +199,14 @@ def log_signing_key_file(settings: Settings) -> Path:
     return settings.log_signing_key_file or settings.dev_key_file.with_name("log-signing-key")
 
 
-def build_entry_processor(settings: Settings) -> PluggyEntryProcessor:
+def settings_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     """The plugins (entry points and ``AUDIT_PLUGINS``), configured from ``settings``."""
-    return PluggyEntryProcessor(build_plugin_manager(settings.plugins, plugin_config(settings)))
+    return build_plugin_manager(settings.plugins, plugin_config(settings))
+
+
+def storage_sink_cursors(storage: Storage) -> SinkCursors:
+    """The sinks' cursors of the storage."""
+    return storage.sink_cursors()
 
 
 def storage_query_index(storage: Storage) -> QueryIndex:
@@ -280,7 +289,8 @@ class Container(containers.DeclarativeContainer):
     # adapters
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdFactory)
-    processor = providers.Singleton(build_entry_processor, settings)
+    plugin_manager = providers.Singleton(settings_plugin_manager, settings)
+    processor = providers.Singleton(PluggyEntryProcessor, plugin_manager)
     jwt = providers.Singleton(jwt_config, settings)
     jwt_verifier = providers.Singleton(build_token_verifier, jwt, settings)
     verifier = providers.Singleton(cached_token_verifier, jwt_verifier, settings)
@@ -404,6 +414,16 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_delivery = providers.Resource(open_webhook_delivery, webhook_dispatcher, settings)
 
+    # sinks: the plugins' audit_forward_changes (docs/plugins.md)
+    sink_cursors = providers.Singleton(storage_sink_cursors, repository)
+    sinks = providers.Singleton(plugin_sinks, plugin_manager)
+    sink_forwarder = providers.Singleton(
+        build_forwarder, sink_cursors, change_reader, clock, settings
+    )
+    sink_forwarding = providers.Resource(
+        open_sink_forwarding, sink_forwarder, sinks, retention_store
+    )
+
     # the HTTP layer
     openapi = providers.Singleton(
         build_openapi, max_batch_entries=settings.provided.max_batch_entries
@@ -461,7 +481,11 @@ async def start(container: Container) -> HttpApi:
 
 
 async def stop(container: Container) -> None:
-    """Close the resources (both apps call this on shutdown)."""
+    """Close the resources (both apps call this on shutdown). The background tasks
+    that hold leases in storage stop first, while storage is open to give them up."""
+    for background in (container.sink_forwarding, container.webhook_delivery):
+        if background.initialized:
+            await _resolved(background.shutdown())
     await _resolved(container.shutdown_resources())
 
 

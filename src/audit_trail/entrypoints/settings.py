@@ -84,6 +84,13 @@ class Settings:
     webhook_max_failures: int = 8  # consecutive failures before a subscription is dead
     webhook_lease_seconds: float = 30.0  # a process delivering a subscription holds it so long
     webhook_allow_private: bool = False  # allow receivers at private or loopback addresses
+    # sinks: plugins' audit_forward_changes (docs/plugins.md)
+    sink_poll_seconds: float = 0.2  # how often the forwarder looks at the logs when idle
+    sink_backoff_seconds: float = 1.0  # the wait after a sink's first failure, doubled after each
+    sink_backoff_max_seconds: float = 60.0  # the longest wait between two attempts
+    sink_lease_seconds: float = 30.0  # a process forwarding a (sink, tenant) holds it so long
+    syslog_url: str | None = None  # tcp://host:port: the built-in syslog sink ships there
+    syslog_facility: str = "local0"  # the syslog sink's facility
     # plugins
     plugins: tuple[str, ...] = ()  # "package.module" to enable, "-name" to disable
     pii_fields: tuple[str, ...] = ()  # extra metadata paths to mask whole
@@ -130,6 +137,10 @@ class Settings:
             "webhook_backoff_max_seconds",
             "webhook_max_failures",
             "webhook_lease_seconds",
+            "sink_poll_seconds",
+            "sink_backoff_seconds",
+            "sink_backoff_max_seconds",
+            "sink_lease_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)}: must be a positive number")

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from audit_trail.adapters.webhooks.httpx_sender import HttpxWebhookSender
+from audit_trail.core.cancellation import raise_if_cancelled
 from audit_trail.core.ports import Clock
 from audit_trail.core.ports.webhooks import WebhookStore
 from audit_trail.core.webhooks.backoff import Backoff
@@ -69,9 +70,11 @@ class WebhookDispatcher:
 
     async def run(self, every: float) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.tick()
             except Exception:  # storage is down: next tick
+                raise_if_cancelled()
                 log.exception("listing the webhooks failed; trying again in %s s", every)
             await asyncio.sleep(every)
 

@@ -12,7 +12,7 @@ ones. No hook is ``firstresult``. docs/plugins.md is the guide for plugin author
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 import pluggy
@@ -20,6 +20,7 @@ import pluggy
 from audit_trail.core.model import Entry
 from audit_trail.core.ports.processor import RequestContext
 from audit_trail.core.principal import Principal
+from audit_trail.core.usecases.change_reader import Change
 
 PROJECT_NAME = "audit_trail"
 ENTRY_POINT_GROUP = "audit_trail.plugins"
@@ -30,6 +31,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 T = TypeVar("T")
 MaybeAwaitable: TypeAlias = T | Awaitable[T]
 """A hook's value, or an awaitable of it (the host awaits it)."""
+
+ForwardedChange: TypeAlias = Change
+"""One change of a tenant's log as ``audit_forward_changes`` gets it: ``index`` (its
+leaf's position in the log), ``kind`` (``record``, ``amend``, ``delete``, ``erase``,
+``purge``) and ``data`` (what a plain ``audit:read`` reader of the tenant sees: the
+revision as JSON, redaction applied, or an erasure's or purge's leaf)."""
 
 Enrichment: TypeAlias = Mapping[str, Any]
 """Fields for ``audit_enrich_entry`` to merge into an entry (see its contract)."""
@@ -114,6 +121,25 @@ def audit_entry_recorded(entry: Entry) -> MaybeAwaitable[None]:
     For notifications, metrics and forwarding. All implementations run; the return
     value is ignored. A failure is logged with the plugin's name and never rejects or
     loses the entry; the other implementations still run.
+    """
+
+
+# --- after the fact: forwarding ---------------------------------------------------
+
+
+@hookspec
+def audit_forward_changes(tenant: str, changes: Sequence[ForwardedChange]) -> MaybeAwaitable[None]:
+    """Ship a batch of one tenant's changes somewhere else (syslog, OTLP, a SIEM).
+
+    Every implementation is a sink of its own, known by its plugin's name (a configured
+    object's by the plugin's), with a stored cursor per tenant: a background forwarder
+    follows every tenant's log and calls each sink with the changes after its cursor,
+    in log order, at most 100 at a time; the cursor moves when the call returns. Raise
+    when the batch was not shipped: the same batch comes again after a backoff
+    (exponential, capped, jittered), for ever, and later changes wait behind it.
+    At-least-once: after a crash a batch may come again (dedupe on ``tenant`` and
+    ``index``). Writes never wait for a sink. The return value is ignored; it cannot
+    be a wrapper. A sink first enabled gets each tenant's log from its first leaf.
     """
 
 

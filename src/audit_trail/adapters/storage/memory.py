@@ -19,6 +19,7 @@ from audit_trail.adapters.storage.memory_holds import InMemoryLegalHolds
 from audit_trail.adapters.storage.memory_idempotency import InMemoryIdempotencyStore
 from audit_trail.adapters.storage.memory_index import InMemoryQueryIndex
 from audit_trail.adapters.storage.memory_retention import InMemoryRetentionStore
+from audit_trail.adapters.storage.memory_sinks import InMemorySinkCursors
 from audit_trail.adapters.storage.memory_webhooks import InMemoryWebhookStore
 from audit_trail.core.errors import DomainError, DuplicateEntry, EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.merkle import CompactRange
@@ -50,6 +51,7 @@ class InMemoryEntryRepository(SingleChangeWrites):
         self._idempotency = InMemoryIdempotencyStore()
         self._holds = InMemoryLegalHolds()
         self._webhooks = InMemoryWebhookStore()
+        self._sink_cursors = InMemorySinkCursors()
         self._retention = InMemoryRetentionStore(self._revisions, self._logs, self._holds)
 
     async def commit(
@@ -135,6 +137,10 @@ class InMemoryEntryRepository(SingleChangeWrites):
     def webhooks(self) -> InMemoryWebhookStore:
         """The webhook subscriptions of this repository."""
         return self._webhooks
+
+    def sink_cursors(self) -> InMemorySinkCursors:
+        """The sinks' cursors of this repository."""
+        return self._sink_cursors
 
     def legal_holds(self) -> InMemoryLegalHolds:
         """The legal holds of this repository."""

@@ -66,6 +66,7 @@ from audit_trail.adapters.storage.mongo_retention import (
     SETTINGS_COLLECTION,
     MongoRetentionStore,
 )
+from audit_trail.adapters.storage.mongo_sinks import SINK_CURSORS_COLLECTION, MongoSinkCursors
 from audit_trail.adapters.storage.mongo_tree import TREE_COLLECTION
 from audit_trail.adapters.storage.mongo_webhooks import WEBHOOKS_COLLECTION, MongoWebhookStore
 from audit_trail.core.model import Entry
@@ -132,6 +133,7 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
         self._holds_collection = collection(HOLDS_COLLECTION)
         self._holds = MongoLegalHolds(self._holds_collection)
         self._webhooks = MongoWebhookStore(collection(WEBHOOKS_COLLECTION))
+        self._sink_cursors = MongoSinkCursors(collection(SINK_CURSORS_COLLECTION))
         self._retention = MongoRetentionStore(
             collection(ENTRIES_COLLECTION), collection(SETTINGS_COLLECTION)
         )
@@ -195,6 +197,10 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
     def webhooks(self) -> MongoWebhookStore:
         """The webhook subscriptions (``mongo_webhooks``; one per repository)."""
         return self._webhooks
+
+    def sink_cursors(self) -> MongoSinkCursors:
+        """The sinks' cursors (``mongo_sinks``; one per repository)."""
+        return self._sink_cursors
 
     def legal_holds(self) -> MongoLegalHolds:
         """The legal holds (``mongo_holds``; one per repository)."""

@@ -55,6 +55,8 @@ from audit_trail.adapters.storage.sqlite_schema import (
     row_to_entry,
     tag_rows,
 )
+from audit_trail.adapters.storage.sqlite_sinks import SqliteSinkCursors
+from audit_trail.adapters.storage.sqlite_sinks import create_schema as create_sink_schema
 from audit_trail.adapters.storage.sqlite_webhooks import SqliteWebhookStore
 from audit_trail.adapters.storage.sqlite_webhooks import create_schema as create_webhook_schema
 from audit_trail.core.errors import DomainError, EntryTooLarge, StorageUnavailable
@@ -109,6 +111,7 @@ class SqliteEntryRepository(SingleChangeWrites):
                 await _in_transaction(writer, create_schema)
                 await _in_transaction(writer, create_retention_schema)
                 await _in_transaction(writer, create_webhook_schema)
+                await _in_transaction(writer, create_sink_schema)
                 reader = await _connect(path, busy_timeout_ms)
                 await reader.execute_fetchall("PRAGMA query_only = ON")
             except BaseException:
@@ -246,6 +249,10 @@ class SqliteEntryRepository(SingleChangeWrites):
     def webhooks(self) -> SqliteWebhookStore:
         """The webhook subscriptions of this file (``sqlite_webhooks``)."""
         return SqliteWebhookStore(self._read, self._write)
+
+    def sink_cursors(self) -> SqliteSinkCursors:
+        """The sinks' cursors in this file (``sqlite_sinks``)."""
+        return SqliteSinkCursors(self._read, self._write)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         with _storage_errors():

@@ -12,6 +12,7 @@ from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.ports.repository import EntryRepository
 from audit_trail.core.ports.retention import RetentionStore
+from audit_trail.core.ports.sinks import SinkCursors
 from audit_trail.core.ports.webhooks import WebhookStore
 
 
@@ -34,4 +35,8 @@ class Storage(EntryRepository, TenantLog, Protocol):
 
     def webhooks(self) -> WebhookStore:
         """The webhook subscriptions, their cursors and delivery logs."""
+        ...
+
+    def sink_cursors(self) -> SinkCursors:
+        """How far each sink got in each tenant's log (``core.sinks``)."""
         ...

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from audit_trail.core.cancellation import raise_if_cancelled
 from audit_trail.core.ports import Clock
 from audit_trail.core.ports.webhook_sender import SendResult, WebhookMessage, WebhookSender
 from audit_trail.core.ports.webhooks import Progress, WebhookStore
@@ -57,6 +58,7 @@ class SubscriptionWorker:
     async def run(self, tenant: str, subscription_id: str, owner: str) -> None:
         try:
             while await self._lease(tenant, subscription_id, owner):
+                raise_if_cancelled()
                 sub = await self._store.get(tenant, subscription_id)
                 if sub is None or sub.state != ACTIVE:
                     return

@@ -1,0 +1,1 @@
+"""Forwarding every tenant's changes to sinks (docs/plugins.md, audit_forward_changes)."""
