@@ -10,7 +10,6 @@ once streaming has begun the status cannot change.
 
 from __future__ import annotations
 
-import binascii
 import csv
 import io
 import json
@@ -68,9 +67,10 @@ def ndjson_line(exported: ExportedEntry) -> bytes:
     line["leaf_index"] = exported.leaf_index
     proven = exported.proven
     if proven is not None:
-        line["salts"] = {path: _b64(salt) for path, salt in proven.salts.items()}
-        line["digests"] = {path: _b64(digest) for path, digest in proven.digests.items()}
-        line["prev"] = None if proven.prev is None else b64(proven.prev)
+        # msgspec writes bytes as standard base64 with padding: the format's own
+        line["salts"] = proven.salts
+        line["digests"] = proven.digests
+        line["prev"] = proven.prev
     return msgspec.json.encode(line) + b"\n"
 
 
@@ -90,10 +90,6 @@ async def trailer_line(trailer: ExportTrailer) -> AsyncGenerator[bytes, None]:
             yield separator + b",".join(b'"' + b64(h).encode() + b'"' for h in hashes)
             separator = b","
     yield b"]}}\n"
-
-
-def _b64(raw: bytes) -> str:
-    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def _cell(value: object) -> str:
