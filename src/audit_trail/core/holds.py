@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from audit_trail.core.checks import ErrorCollector, text
 from audit_trail.core.errors import ValidationFailed
 from audit_trail.core.model import Entry, Outcome
-from audit_trail.core.query import EntryFilters
+from audit_trail.core.query import EntryFilters, action_filter
 from audit_trail.core.timestamps import format_timestamp, parse_timestamp
-from audit_trail.core.validation import ACTION_PATTERN, identifier
+from audit_trail.core.validation import identifier
 
 T = TypeVar("T")
 
@@ -130,7 +130,7 @@ def parse_filter(raw: object, *, path: str = "filter") -> EntryFilters:
                 target_type = errors.check(f"{path}.target.type", target["type"], identifier)
             if "id" in target:
                 target_id = errors.check(f"{path}.target.id", target["id"], identifier)
-    exact, prefix = value("action", _action) or (None, None)
+    exact, prefix = value("action", action_filter) or (None, None)
     filters = EntryFilters(
         actor_id=value("actor_id", identifier),
         actor_type=value("actor_type", identifier),
@@ -190,12 +190,3 @@ def _timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 timestamp with a timezone")
     return parse_timestamp(value)
-
-
-def _action(raw: Any) -> tuple[str | None, str | None]:
-    if isinstance(raw, str):
-        if ACTION_PATTERN.fullmatch(raw):
-            return raw, None
-        if raw.endswith("*") and ACTION_PATTERN.fullmatch(raw[:-1]):
-            return None, raw[:-1]
-    raise ValueError("must be an action, or an action prefix ending in '*'")

@@ -163,7 +163,7 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> QueryRequest:
     def value(name: str, parse: Callable[[str], T]) -> T | None:
         return None if name not in values else errors.check(name, values[name], parse)
 
-    exact, prefix = value("action", _action_filter) or (None, None)
+    exact, prefix = value("action", action_filter) or (None, None)
     filters = EntryFilters(
         actor_id=value("actor_id", identifier),
         actor_type=value("actor_type", identifier),
@@ -216,8 +216,11 @@ def _escape(value: str) -> str:
     return value.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
 
 
-def _action_filter(raw: str) -> tuple[str | None, str | None]:
-    """(exact, prefix): ``a.b`` matches exactly, ``a.*`` matches actions starting ``a.``."""
+def action_filter(raw: object) -> tuple[str | None, str | None]:
+    """(exact, prefix): ``a.b`` matches exactly, ``a.*`` matches actions starting ``a.``
+    (a query parameter, or a hold's or a subscription's filter)."""
+    if not isinstance(raw, str):
+        raise ValueError("must be an action, or an action prefix ending in '*'")
     if ACTION_PATTERN.fullmatch(raw):
         return raw, None
     if raw.endswith("*") and ACTION_PATTERN.fullmatch(raw[:-1]):
