@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from audit_trail.core import FieldError, ValidationFailed, parse_query
+from audit_trail.core import ValidationFailed
 from audit_trail.core.integrity.leaf import b64
 from audit_trail.core.ports.clock import Clock
 from audit_trail.core.serialization import entry_to_json
@@ -30,12 +30,13 @@ from audit_trail.core.usecases.export import (
     ExportTrailer,
 )
 from audit_trail.entrypoints.http.messages import HttpResponse
+from audit_trail.entrypoints.http.parameters import query_without
 from audit_trail.entrypoints.http.routes import Call
 
 FORMATS = ("ndjson", "csv")
 CHUNK_BYTES = 64 * 1024  # lines are sent in chunks of about this much
 _MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
-_NOT_HERE = ("limit", "cursor", "proof")  # an export has no pages
+NOT_EXPORT_PARAMETERS = ("limit", "cursor", "proof")  # an export has no pages
 
 CSV_COLUMNS = (
     "id",
@@ -133,12 +134,7 @@ class ExportEndpoint:
     async def export_entries(self, call: Call) -> HttpResponse:
         params = call.request.query
         kind = _format(params.pop("format", None))
-        errors = [FieldError(n, "is not a parameter of this route") for n in _NOT_HERE]
-        errors = [e for e in errors if e.field in params]
-        try:
-            request = parse_query({k: v for k, v in params.items() if k not in _NOT_HERE})
-        except ValidationFailed as failure:
-            raise ValidationFailed([*errors, *failure.errors]) from None
+        request, errors = query_without(params, NOT_EXPORT_PARAMETERS)
         if errors:
             raise ValidationFailed(errors)
         query = ExportQuery(call.caller, request.filters, request.sort, trailer=kind == "ndjson")

@@ -7,6 +7,7 @@ from typing import Any
 from audit_trail.core import Outcome, SortOrder
 from audit_trail.core.query import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 from audit_trail.core.validation import ACTION_PATTERN, MAX_ID_LENGTH
+from audit_trail.entrypoints.http.export import NOT_EXPORT_PARAMETERS
 from audit_trail.entrypoints.http.idempotency import MAX_KEY_LENGTH
 from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
 from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
@@ -17,7 +18,6 @@ from audit_trail.entrypoints.http.stream import NOT_STREAM_PARAMETERS
 _ID: Schema = text(MAX_ID_LENGTH)
 EXPORT = "exportEntries"
 STREAM = "streamChanges"
-_NOT_EXPORTED = ("limit", "cursor", "proof")  # an export has no pages
 IDEMPOTENT_OPERATIONS = frozenset({"recordEntry", "recordEntries"})
 QUERY_PARAMETERS: dict[str, tuple[str, Schema]] = {
     "actor_id": ("Entries by this actor.", _ID),
@@ -190,7 +190,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         params += [
             {"name": name, "in": "query", "description": text, "schema": schema}
             for name, (text, schema) in QUERY_PARAMETERS.items()
-            if name not in _NOT_EXPORTED
+            if name not in NOT_EXPORT_PARAMETERS
         ]
     if route.operation == STREAM:
         params += [

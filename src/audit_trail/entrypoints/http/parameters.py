@@ -1,10 +1,11 @@
-"""Integer query parameters of the routes that take only those (log ranges, history pages)."""
+"""Query parameters: the integers of the routes that take only those (log ranges, history
+pages), and GET /entries' own parameters on the routes that take only some of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
-from audit_trail.core import FieldError, ValidationFailed
+from audit_trail.core import FieldError, QueryRequest, ValidationFailed, parse_query
 
 _MAX_PARAMETER = 2**63 - 1
 
@@ -29,3 +30,17 @@ def integer_parameters(
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def query_without(
+    query: Mapping[str, Sequence[str]], excluded: Collection[str]
+) -> tuple[QueryRequest, list[FieldError]]:
+    """GET /entries' parameters, less ``excluded`` (an export or a stream has no pages):
+    the parsed request, and an error for each excluded one given, for the caller to
+    raise with its own; a bad parameter raises at once, with those errors too."""
+    errors = [FieldError(n, "is not a parameter of this route") for n in excluded if n in query]
+    try:
+        request = parse_query({k: v for k, v in query.items() if k not in excluded})
+    except ValidationFailed as failure:
+        raise ValidationFailed([*errors, *failure.errors]) from None
+    return request, errors

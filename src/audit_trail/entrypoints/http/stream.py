@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 
-from audit_trail.core import FieldError, ValidationFailed, parse_query
+from audit_trail.core import FieldError, ValidationFailed
 from audit_trail.core.usecases.stream import (
     Change,
     ChangeStream,
@@ -23,6 +23,7 @@ from audit_trail.core.usecases.stream import (
     StreamRequest,
 )
 from audit_trail.entrypoints.http.messages import HttpResponse
+from audit_trail.entrypoints.http.parameters import query_without
 from audit_trail.entrypoints.http.routes import Call
 
 NOT_STREAM_PARAMETERS = ("limit", "cursor", "proof", "sort")  # a stream has no pages
@@ -42,15 +43,7 @@ class StreamEndpoint:
     async def stream_changes(self, call: Call) -> HttpResponse:
         params = call.request.query
         after_values = params.pop("after", None)
-        errors = [
-            FieldError(name, "is not a parameter of this route")
-            for name in NOT_STREAM_PARAMETERS
-            if name in params
-        ]
-        try:
-            query = parse_query({k: v for k, v in params.items() if k not in NOT_STREAM_PARAMETERS})
-        except ValidationFailed as failure:
-            raise ValidationFailed([*errors, *failure.errors]) from None
+        query, errors = query_without(params, NOT_STREAM_PARAMETERS)
         after = _after(call.request.header("last-event-id"), after_values, errors)
         if errors:
             raise ValidationFailed(errors)
