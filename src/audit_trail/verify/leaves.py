@@ -81,9 +81,9 @@ class LeafWalk:
             return f"has kind {kind!r} (known: {', '.join(sorted(KINDS))})"
         if not isinstance(entry_id, str) or type(revision) is not int or revision < 1:
             return "has no entry id or revision"
-        tenant = leaf.get("tenant")
-        if not isinstance(tenant, str) or not self.origin.endswith(f"/{tenant}"):
-            return f"commits tenant {tenant!r}, not the tenant of {self.origin!r}"
+        foreign = self._foreign(leaf.get("tenant"))
+        if foreign is not None:
+            return foreign
         if (kind == LeafKind.RECORD) != (revision == 1):
             return f"entry {entry_id} revision {revision} is a {kind!r} leaf"
         where = f"entry {entry_id} revision {revision}"
@@ -106,14 +106,21 @@ class LeafWalk:
         self.latest[entry_id] = Latest(revision, index, digest, kind)
         return None
 
+    def _foreign(self, tenant: object) -> str | None:
+        """Why a leaf committing ``tenant`` is not of this log, or None when it is."""
+        if isinstance(tenant, str) and self.origin.endswith(f"/{tenant}"):
+            return None
+        return f"commits tenant {tenant!r}, not the tenant of {self.origin!r}"
+
     def _index_problem(self, index: int, leaf: Mapping[str, Any]) -> str | None:
         """An index leaf commits the map over leaves before it (docs/query-proofs.md)."""
         try:
             committed = parse_index_leaf(leaf)
         except ProofError as exc:
             return str(exc)
-        if not self.origin.endswith(f"/{committed.tenant}"):
-            return f"commits tenant {committed.tenant!r}, not the tenant of {self.origin!r}"
+        foreign = self._foreign(committed.tenant)
+        if foreign is not None:
+            return foreign
         if committed.covers > index:
             return f"an index leaf covering {committed.covers} leaves cannot sit at {index}"
         return None
@@ -125,8 +132,9 @@ class LeafWalk:
             purge = parse_purge_leaf(leaf)
         except ProofError as exc:
             return str(exc)
-        if not self.origin.endswith(f"/{purge.tenant}"):
-            return f"commits tenant {purge.tenant!r}, not the tenant of {self.origin!r}"
+        foreign = self._foreign(purge.tenant)
+        if foreign is not None:
+            return foreign
         for entry_id in purge.ids:
             last = self.latest.get(entry_id)
             if last is None:
@@ -138,11 +146,9 @@ class LeafWalk:
 
     def _erase_problem(self, leaf: Mapping[str, Any]) -> str | None:
         """An erase leaf names fields of revisions the log already holds."""
-        problem = erase_leaf_problem(leaf)
+        problem = erase_leaf_problem(leaf) or self._foreign(leaf["tenant"])
         if problem is not None:
             return problem
-        if not self.origin.endswith(f"/{leaf['tenant']}"):
-            return f"commits tenant {leaf['tenant']!r}, not the tenant of {self.origin!r}"
         last = self.latest.get(leaf["id"])
         if last is None or any(r > last.revision for r in leaf["revisions"]):
             return f"erases fields of revisions of entry {leaf['id']} the log does not hold"
