@@ -106,7 +106,7 @@ class EraseFields:
             raise EntryNotFound(entry_id)
         if self._holds is not None:
             await self._holds.check(tenant, revisions[-1])
-        _check_held_somewhere(revisions, fields)
+        _check_known_paths(revisions, fields)
         erased = _erased(revisions, fields)
         now = self._clock.now()
         if not erased:  # all of them erased already: nothing to do, nothing to record
@@ -146,7 +146,7 @@ def _erased(revisions: Sequence[Entry], fields: Sequence[str]) -> list[Entry]:
     return [revision for revision in stripped if revision is not None]
 
 
-def _check_held_somewhere(revisions: Sequence[Entry], fields: Sequence[str]) -> None:
+def _check_known_paths(revisions: Sequence[Entry], fields: Sequence[str]) -> None:
     """A path that no revision holds, nor has erased, is a 422: most likely a typo."""
     known: set[str] = set()
     for revision in revisions:
