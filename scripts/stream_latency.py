@@ -3,7 +3,7 @@ with ``--webhook``, to its webhook at a local receiver).
 
 Starts ``audit-trail serve`` (SQLite, in a temporary directory; ``--app`` picks the
 app), opens a stream, POSTs entries at ``--rate`` per second for ``--seconds`` from
-``--writers`` threads, and prints the latency percentiles of the events received:
+``--writers`` processes, and prints the latency percentiles of the events received:
 each POST's answer and each event's arrival are timed by entry id.
 
     .venv/bin/python scripts/stream_latency.py --rate 500 --seconds 20
@@ -13,6 +13,7 @@ each POST's answer and each event's arrival are timed by entry id.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing
 import os
@@ -37,9 +38,15 @@ def main() -> int:
     parser.add_argument("--app", choices=["litestar", "quart"], default="litestar")
     parser.add_argument("--rate", type=float, default=500.0, help="entries per second")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--writers", type=int, default=2, help="processes that POST")
+    parser.add_argument("--connections", type=int, default=32, help="in all, kept alive")
     parser.add_argument("--port", type=int, default=18777)
     parser.add_argument("--webhook", action="store_true", help="time webhooks, not the stream")
+    parser.add_argument(
+        "--deliver-process",
+        action="store_true",
+        help="webhooks from an `audit-trail deliver` process (the server: AUDIT_DELIVER=false)",
+    )
     args = parser.parse_args()
     cli = Path(sys.executable).with_name("audit-trail")
     with tempfile.TemporaryDirectory() as home:
@@ -56,15 +63,22 @@ def main() -> int:
              "audit:read audit:write audit:admin"],
             env=env, capture_output=True, text=True, check=True, cwd=home,
         ).stdout.strip()  # fmt: skip
-        server = subprocess.Popen(  # noqa: S603 - our own CLI
-            [cli, "serve", "--app", args.app, "--port", str(args.port)],
-            env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        commands = [[cli, "serve", "--app", args.app, "--port", str(args.port)]]
+        if args.deliver_process:
+            env["AUDIT_DELIVER"] = "false"
+            commands.append([cli, "deliver"])
+        processes = [
+            subprocess.Popen(  # noqa: S603 - our own CLI
+                command, env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            for command in commands
+        ]
         try:
             return measure(f"http://127.0.0.1:{args.port}", token, args)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def start_receiver(port: int, arrived: dict[str, float], total: int, done: threading.Event) -> None:
@@ -98,6 +112,83 @@ def _receive(port: int, queue: multiprocessing.Queue[tuple[str, float]]) -> None
             pass
 
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def write_all(
+    url: str, token: str, total: int, start: float, args: argparse.Namespace
+) -> dict[str, float]:
+    """POST ``total`` entries, the n-th at ``start + n / rate``, from ``--writers``
+    processes over ``--connections`` connections (threads with plain ``http.client``,
+    so that the load itself costs little CPU; enough of them that the group commit's
+    wait does not hold the rate down); each entry id with when its answer came
+    (system monotonic clock, as the receiver's)."""
+    queue: multiprocessing.Queue[dict[str, float]] = multiprocessing.Queue()
+    host, port = url.removeprefix("http://").split(":")
+    processes = [
+        multiprocessing.Process(
+            target=_write_share,
+            args=(
+                host,
+                int(port),
+                token,
+                range(k, total, args.writers),
+                max(1, args.connections // args.writers),
+                start,
+                args.rate,
+                queue,
+            ),
+        )
+        for k in range(args.writers)
+    ]
+    for process in processes:
+        process.start()
+    acknowledged: dict[str, float] = {}
+    for _ in processes:
+        acknowledged.update(queue.get())
+    for process in processes:
+        process.join()
+    return acknowledged
+
+
+def _write_share(
+    host: str,
+    port: int,
+    token: str,
+    numbers: range,
+    connections: int,
+    start: float,
+    rate: float,
+    queue: multiprocessing.Queue[dict[str, float]],
+) -> None:
+    share = iter(numbers)
+    lock = threading.Lock()
+    acknowledged: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def write() -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        while True:
+            with lock:
+                n = next(share, None)
+            if n is None:
+                return
+            wait = start + n / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            body = json.dumps({"action": "bench.stream", "metadata": {"n": n}})
+            connection.request("POST", f"{API}/entries", body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 201:
+                raise SystemExit(f"POST answered {response.status}: {answer[:200]!r}")
+            acknowledged[json.loads(answer)["id"]] = time.monotonic()
+
+    threads = [threading.Thread(target=write) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put(acknowledged)
 
 
 def measure(url: str, token: str, args: argparse.Namespace) -> int:  # noqa: PLR0915
@@ -134,30 +225,7 @@ def measure(url: str, token: str, args: argparse.Namespace) -> int:  # noqa: PLR
         threading.Thread(target=listen, daemon=True).start()
     time.sleep(1)
     start = time.monotonic()
-    lock = threading.Lock()
-    sent = [0]
-
-    def write() -> None:
-        with httpx.Client(timeout=30) as client:
-            while True:
-                with lock:
-                    n = sent[0]
-                    if n >= total:
-                        return
-                    sent[0] += 1
-                wait = start + n / args.rate - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                body = {"action": "bench.stream", "metadata": {"n": n}}
-                response = client.post(f"{url}{API}/entries", json=body, headers=auth)
-                response.raise_for_status()
-                acknowledged[response.json()["id"]] = time.monotonic()
-
-    writers = [threading.Thread(target=write) for _ in range(args.writers)]
-    for thread in writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
+    acknowledged.update(write_all(url, token, total, start, args))
     achieved = total / (time.monotonic() - start)
     done.wait(timeout=30)
     # an event can be read a moment before its POST's answer is: that is 0 latency

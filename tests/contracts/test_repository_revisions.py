@@ -45,6 +45,33 @@ async def test_history_of_an_entry_never_amended_is_its_one_revision(
     assert list(await repository.history("t1", entry.id)) == [entry]
 
 
+async def test_revisions_reads_the_wanted_revisions_of_the_tenant_at_once(
+    repository: EntryRepository,
+) -> None:
+    first = make_entry(tags=("a", "b"))
+    second = amended(first, outcome=Outcome.FAILURE)
+    gone = tombstone(second)
+    other = make_entry()
+    foreign = make_entry(tenant="t2")
+    await repository.append(first)
+    await repository.amend(second)
+    await repository.delete(gone)
+    await repository.append(other)
+    await repository.append(foreign)
+
+    found = await repository.revisions(
+        "t1",
+        [(first.id, 1), (other.id, 1), (first.id, 3), (first.id, 1), (first.id, 9),
+         (foreign.id, 1), ("no-such-id", 1)],
+    )  # fmt: skip
+
+    assert dict(found) == {(first.id, 1): first, (other.id, 1): other, (first.id, 3): gone}
+    assert dict(await repository.revisions("t2", [(foreign.id, 1)])) == {
+        (foreign.id, 1): foreign
+    }
+    assert dict(await repository.revisions("t1", [])) == {}
+
+
 async def test_history_of_an_unknown_id_is_empty(repository: EntryRepository) -> None:
     assert list(await repository.history("t1", "no-such-id")) == []
 

@@ -1,7 +1,7 @@
 """The ``audit-trail`` command.
 
-``audit-trail serve`` runs the HTTP service under uvicorn; ``audit-trail token`` prints
-a signed token. Each subcommand is one entry in ``SUBCOMMANDS``: a help line, a
+``audit-trail serve`` runs the HTTP service under uvicorn; ``audit-trail deliver``
+delivers webhooks beside it; ``audit-trail token`` prints a signed token. Each subcommand is one entry in ``SUBCOMMANDS``: a help line, a
 function that adds its arguments and a function that runs it with the parsed
 arguments and the settings, returning the exit status.
 """
@@ -21,7 +21,7 @@ from typing import Literal
 import uvicorn
 
 from audit_trail.adapters.auth import KeyConfigError, load_or_create_dev_key, mint_token
-from audit_trail.entrypoints import asgi, export_cli, verify_cli
+from audit_trail.entrypoints import asgi, deliver_cli, export_cli, verify_cli
 from audit_trail.entrypoints.container import build_container, build_token_verifier, jwt_config
 from audit_trail.entrypoints.settings import Settings, SettingsError, load_settings
 from audit_trail.plugins import PluginSetupError
@@ -265,6 +265,9 @@ def _positive_int(text: str) -> int:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand("run the HTTP service under uvicorn", _serve_arguments, serve),
+    "deliver": Subcommand(
+        deliver_cli.DELIVER_HELP, deliver_cli.deliver_arguments, deliver_cli.deliver
+    ),
     "token": Subcommand("print a signed bearer token", _token_arguments, token),
     "plugins": Subcommand("list the plugins and their hooks", lambda parser: None, plugins),
     "verify": Subcommand(verify_cli.VERIFY_HELP, verify_cli.verify_arguments, verify_cli.verify),

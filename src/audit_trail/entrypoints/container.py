@@ -421,7 +421,7 @@ class Container(containers.DeclarativeContainer):
         build_forwarder, sink_cursors, change_reader, clock, settings
     )
     sink_forwarding = providers.Resource(
-        open_sink_forwarding, sink_forwarder, sinks, retention_store
+        open_sink_forwarding, sink_forwarder, sinks, retention_store, settings
     )
 
     # the HTTP layer
@@ -487,6 +487,18 @@ async def stop(container: Container) -> None:
         if background.initialized:
             await _resolved(background.shutdown())
     await _resolved(container.shutdown_resources())
+
+
+async def start_delivery(container: Container) -> None:
+    """Open what background delivery needs (storage, the webhook sender, the change
+    reader) and start webhook delivery and sink forwarding: ``audit-trail deliver``
+    without the HTTP layer; ``stop`` ends it."""
+    try:
+        await _resolved(container.webhook_delivery())
+        await _resolved(container.sink_forwarding())
+    except BaseException:
+        await stop(container)
+        raise
 
 
 async def _resolved(value: Any) -> Any:

@@ -76,6 +76,8 @@ class Settings:
     stream_poll_seconds: float = 0.2  # how often a stream reads the log's size when idle
     stream_heartbeat_seconds: float = 15.0  # a comment at least this often
     stream_max_lag: int = 10_000  # changes a consumer may fall behind before it is cut off
+    # background delivery: webhooks and sinks (docs/streaming.md, "Processes")
+    deliver: bool = True  # false: this process neither; `audit-trail deliver` does it
     # webhooks (docs/streaming.md, "Webhooks")
     webhook_poll_seconds: float = 0.2  # how often subscriptions and the log are looked at
     webhook_timeout_seconds: float = 5.0  # a receiver that takes longer: a failed attempt

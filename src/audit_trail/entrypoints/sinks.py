@@ -36,8 +36,14 @@ def build_forwarder(
 
 
 async def open_sink_forwarding(
-    forwarder: SinkForwarder, sinks: Sequence[Sink], retention: RetentionStore
+    forwarder: SinkForwarder,
+    sinks: Sequence[Sink],
+    retention: RetentionStore,
+    settings: Settings,
 ) -> AsyncIterator[Sequence[Sink]]:
+    if not settings.deliver:  # another process forwards (audit-trail deliver)
+        yield ()
+        return
     tasks = [asyncio.create_task(forwarder.run(sink, retention.log_tenants)) for sink in sinks]
     try:
         yield sinks

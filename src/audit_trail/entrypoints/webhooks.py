@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
-from audit_trail.adapters.webhooks.httpx_sender import HttpxWebhookSender
+from audit_trail.adapters.webhooks.sender import SignedWebhookSender
 from audit_trail.core.cancellation import raise_if_cancelled
 from audit_trail.core.ports import Clock
 from audit_trail.core.ports.webhooks import WebhookStore
@@ -36,8 +36,8 @@ def webhook_settings(settings: Settings, source: str) -> WebhookSettings:
     )
 
 
-async def open_webhook_sender(settings: Settings) -> AsyncIterator[HttpxWebhookSender]:
-    sender = HttpxWebhookSender(
+async def open_webhook_sender(settings: Settings) -> AsyncIterator[SignedWebhookSender]:
+    sender = SignedWebhookSender(
         timeout_seconds=settings.webhook_timeout_seconds,
         allow_private=settings.webhook_allow_private,
     )
@@ -88,7 +88,10 @@ class WebhookDispatcher:
 
 async def open_webhook_delivery(
     dispatcher: WebhookDispatcher, settings: Settings
-) -> AsyncIterator[WebhookDispatcher]:
+) -> AsyncIterator[WebhookDispatcher | None]:
+    if not settings.deliver:  # another process delivers (audit-trail deliver)
+        yield None
+        return
     task = asyncio.create_task(dispatcher.run(settings.webhook_poll_seconds))
     try:
         yield dispatcher

@@ -227,6 +227,16 @@ class InMemoryEntryRepository(SingleChangeWrites):
         found = [e for e in revisions if revision is None or e.revision == revision]
         return _copy(found[-1]) if found else None
 
+    async def revisions(
+        self, tenant: str, wanted: Sequence[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], Entry]:
+        found = {}
+        for entry_id, number in wanted:
+            for held in self._revisions.get((tenant, entry_id), []):
+                if held.revision == number:
+                    found[entry_id, number] = _copy(held)
+        return found
+
     async def rewrite(self, revisions: Sequence[Entry]) -> None:
         for revision in revisions:
             stored = self._revisions.get((revision.tenant, revision.id), [])

@@ -19,7 +19,7 @@ checkpoints) in ``mongo_log`` and ``mongo_tree``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
@@ -271,6 +271,15 @@ class MongoEntryRepository(SingleChangeWrites, MongoTenantLog):
                 sort=[("_id", DESCENDING)],
             )
         return None if document is None else document_to_entry(document)
+
+    async def revisions(
+        self, tenant: str, wanted: Sequence[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], Entry]:
+        ids = [revision_id(entry_id, number) for entry_id, number in dict.fromkeys(wanted)]
+        with storage_errors():
+            cursor = self._entries.find({"_id": {"$in": ids}, "tenant": tenant}, ENTRY_PROJECTION)
+            found = [document_to_entry(document) async for document in cursor]
+        return {(entry.id, entry.revision): entry for entry in found}
 
     async def rewrite(self, revisions: Sequence[Entry]) -> None:
         with storage_errors():

@@ -72,6 +72,15 @@ _SELECT_LIVE = _BY_ID + " AND live = 1"
 _SELECT_HISTORY = _BY_ID + " AND revision > ? ORDER BY revision LIMIT ?"
 _SELECT_REVISION = _BY_ID + " AND revision = ?"
 _SELECT_LATEST_REVISION = _BY_ID + " ORDER BY revision DESC LIMIT 1"
+# The wanted revisions as one JSON array of [id, revision] pairs, each a probe of the
+# primary key (as sqlite_log's SELECT_LEAF_INDICES).
+_SELECT_REVISIONS = f"""
+WITH wanted(id, revision) AS (
+    SELECT DISTINCT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)
+)
+SELECT {', '.join('r.' + column for column in COLUMNS)} FROM wanted AS w CROSS JOIN revisions AS r
+    ON r.tenant = ?2 AND r.id = w.id AND r.revision = w.revision
+"""  # noqa: S608
 _SELECT_LATEST_CHECKPOINT = (
     "SELECT size, note FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1"
 )
@@ -217,6 +226,15 @@ class SqliteEntryRepository(SingleChangeWrites):
         else:
             rows = await self._read(_SELECT_REVISION, (tenant, entry_id, revision))
         return row_to_entry(rows[0]) if rows else None
+
+    async def revisions(
+        self, tenant: str, wanted: Sequence[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], Entry]:
+        if not wanted:
+            return {}
+        rows = await self._read(_SELECT_REVISIONS, (json.dumps(list(wanted)), tenant))
+        found = [row_to_entry(row) for row in rows]
+        return {(entry.id, entry.revision): entry for entry in found}
 
     async def rewrite(self, revisions: Sequence[Entry]) -> None:
         async def work(db: aiosqlite.Connection) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +74,14 @@ class EntryRepository(Protocol):
     ) -> Entry | None:
         """That revision of the entry, or its latest one (a tombstone included) when
         ``revision`` is None; None when there is no such revision in the tenant."""
+        ...
+
+    async def revisions(
+        self, tenant: str, wanted: Sequence[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], Entry]:
+        """Those revisions of the tenant, each ``(entry id, revision)``, read at once
+        (what ``revision`` gives for each, by its pair); a pair storage does not hold
+        is left out."""
         ...
 
     async def rewrite(self, revisions: Sequence[Entry]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from audit_trail.core.integrity.erasure import ERASE_KIND
 from audit_trail.core.integrity.leaf import LeafKind
+from audit_trail.core.model import Entry
 from audit_trail.core.ports import EntryProcessor, EntryRepository
 from audit_trail.core.ports.log import TenantLog
 from audit_trail.core.principal import Principal
@@ -46,29 +47,43 @@ class ChangeReader:
         tenant that ``filters`` match, in log order, as ``reader`` may see them.
         Index leaves are not changes; a purge leaf matches every filter (its ids carry
         no values to match)."""
+        leaves = [
+            (stored.index, json.loads(stored.leaf))
+            for stored in await self._log.leaves(reader.tenant, start, end)
+        ]
+        wanted = [(leaf["id"], leaf["revision"]) for _, leaf in leaves if _is_revision(leaf)]
+        revisions = await self._repository.revisions(reader.tenant, wanted) if wanted else {}
         found = []
-        for stored in await self._log.leaves(reader.tenant, start, end):
-            change = await self._change(reader, filters, stored.index, json.loads(stored.leaf))
+        for index, leaf in leaves:
+            change = await self._change(reader, filters, index, leaf, revisions)
             if change is not None:
                 found.append(change)
         return found
 
     async def _change(
-        self, reader: Principal, filters: EntryFilters, index: int, leaf: Mapping[str, Any]
+        self,
+        reader: Principal,
+        filters: EntryFilters,
+        index: int,
+        leaf: Mapping[str, Any],
+        revisions: Mapping[tuple[str, int], Entry],
     ) -> Change | None:
         kind = leaf.get("kind")
-        tenant = reader.tenant
-        if kind in REVISION_KINDS:
-            revision = await self._repository.revision(tenant, leaf["id"], leaf["revision"])
+        if _is_revision(leaf):
+            revision = revisions.get((leaf["id"], leaf["revision"]))
             if revision is None or not filters.matches(revision):
                 return None  # purged since, or not the reader's query
             visible = await self._processor.redact_for_reader(revision, reader)
             return Change(index, str(kind), entry_to_json(visible))
         if kind == ERASE_KIND:
-            current = await self._repository.revision(tenant, leaf["id"])
+            current = await self._repository.revision(reader.tenant, leaf["id"])
             if current is None or not filters.matches(current):
                 return None
             return Change(index, ERASE_KIND, dict(leaf))
         if kind == PURGE_KIND:
             return Change(index, PURGE_KIND, dict(leaf))
         return None  # an index leaf: the map's business, not a change
+
+
+def _is_revision(leaf: Mapping[str, Any]) -> bool:
+    return leaf.get("kind") in REVISION_KINDS

@@ -4,8 +4,12 @@ a failure backs off (and after ``max_failures`` in a row the subscription is dea
 
 At-least-once: the cursor is written (compare-and-set) after the receiver answered,
 so a crash between the answer and the write sends that change again; nothing after
-a failure is sent before it. Progress is written after each batch of deliveries (and
-at every failure), not after each one: a crash repeats at most the batch.
+a failure is sent before it. Progress is recorded after each batch of deliveries and
+written behind them (``ProgressWriter``), and written before delivery pauses (idle,
+or after a failure, whose backoff must be stored): a crash repeats what was sent
+since the last write. While batches follow one another, the next one starts from the
+progress reached, without reading the subscription again; the lease is renewed every
+third of its length (``_Lease``), also between two changes of a slow batch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.usecases.change_reader import Change, ChangeReader
 from audit_trail.core.webhooks.backoff import Backoff
 from audit_trail.core.webhooks.events import event_body, webhook_id
+from audit_trail.core.webhooks.progress import ProgressWriter
 from audit_trail.core.webhooks.subscription import ACTIVE, DEAD, DeliveryAttempt, Subscription
 
 
@@ -56,65 +61,73 @@ class SubscriptionWorker:
         self._settings = settings
 
     async def run(self, tenant: str, subscription_id: str, owner: str) -> None:
+        lease = _Lease(self._store, self._clock, self._settings.lease_seconds)
+        sub: Subscription | None = None  # as delivery left it; None: read it again
+        progress: ProgressWriter | None = None
         try:
-            while await self._lease(tenant, subscription_id, owner):
+            while await lease.hold(tenant, subscription_id, owner):
                 raise_if_cancelled()
-                sub = await self._store.get(tenant, subscription_id)
-                if sub is None or sub.state != ACTIVE:
-                    return
+                if sub is None:
+                    sub = await self._store.get(tenant, subscription_id)
+                    if sub is None or sub.state != ACTIVE:
+                        return
+                    progress = ProgressWriter(self._store, sub, owner)
+                assert progress is not None
                 wait = self._wait(sub)
                 if wait > 0:
                     await asyncio.sleep(min(wait, self._settings.poll_seconds))
-                elif not await self._deliver(sub, owner):
+                    sub = None
+                    continue
+                sub = await self._deliver(sub, owner, lease, progress)
+                if sub is None:  # idle, failed or lost: written, then read again
+                    if not await progress.flush():
+                        lease.forget()
                     await asyncio.sleep(self._settings.poll_seconds)
         finally:
             with contextlib.suppress(Exception):
+                if progress is not None:
+                    await asyncio.shield(progress.flush())
                 await asyncio.shield(self._store.release(tenant, subscription_id, owner))
-
-    async def _lease(self, tenant: str, subscription_id: str, owner: str) -> bool:
-        now = self._clock.now()
-        until = now + timedelta(seconds=self._settings.lease_seconds)
-        return await self._store.lease(tenant, subscription_id, owner, until, now)
 
     def _wait(self, sub: Subscription) -> float:
         if sub.next_attempt_at is None:
             return 0.0
         return (sub.next_attempt_at - self._clock.now()).total_seconds()
 
-    async def _deliver(self, sub: Subscription, owner: str) -> bool:
-        """One batch of leaves after the cursor; whether anything was new."""
+    async def _deliver(
+        self, sub: Subscription, owner: str, lease: _Lease, progress: ProgressWriter
+    ) -> Subscription | None:
+        """One batch of leaves after the cursor, its progress recorded for writing.
+        The subscription as it then stands when every change went (delivery goes
+        straight on); None when nothing was new, a change failed or a write did not
+        take (delivery looks again after a pause)."""
         size = await self._reader.size(sub.tenant)
         start = sub.cursor + 1
         if start >= size:
-            return False
+            return None
         end = min(size, start + self._settings.batch)
         reader = Principal(sub.created_by, sub.tenant, frozenset({Scope.READ.value}))
         changes = await self._reader.changes(reader, sub.filters, start, end)
-        cursor, attempts, failed = await self._send_all(sub, changes, end - 1)
-        if failed is None:
-            progress = Progress(cursor, ACTIVE, 0, None, None)
-        else:
-            progress = self._failure(sub, failed)
-        saved = await self._store.save(
-            sub.tenant,
-            sub.id,
-            owner,
-            expected_cursor=sub.cursor,
-            progress=progress,
-            attempts=attempts,
-        )
-        return saved and failed is None
+        cursor, attempts, failed = await self._send_all(sub, changes, end - 1, lease, owner)
+        if failed is not None:
+            progress.record(self._failure(sub, failed), attempts)
+            return None
+        reached = Progress(cursor, ACTIVE, 0, None, None)
+        progress.record(reached, attempts)
+        return None if progress.lost else with_progress(sub, reached)
 
     async def _send_all(
-        self, sub: Subscription, changes: Sequence[Change], last: int
+        self, sub: Subscription, changes: Sequence[Change], last: int, lease: _Lease, owner: str
     ) -> tuple[int, list[DeliveryAttempt], DeliveryAttempt | None]:
-        """Send ``changes`` in order until one fails; the cursor reached (``last`` when
-        every change went: the leaves between matched nothing), the attempts, and the
-        failed one."""
+        """Send ``changes`` in order until one fails or the lease is lost; the cursor
+        reached (``last`` when every change went: the leaves between matched
+        nothing), the attempts, and the failed one."""
         attempts: list[DeliveryAttempt] = []
         cursor = sub.cursor
         source = f"{self._settings.source}/{sub.tenant}"
         for change in changes:
+            if not await lease.hold(sub.tenant, sub.id, owner):
+                return cursor, attempts, None
             message = WebhookMessage(
                 sub.url,
                 webhook_id(sub.tenant, change.index),
@@ -138,6 +151,34 @@ class SubscriptionWorker:
         delay = self._settings.backoff.delay(failures)
         at: datetime = self._clock.now() + timedelta(seconds=delay)
         return Progress(cursor, ACTIVE, failures, failed.error, at)
+
+
+class _Lease:
+    """A subscription's lease, taken for ``seconds`` and renewed once a third of them
+    has passed: often enough that it never runs out while held, rarely enough that
+    delivery does not write to storage for every batch."""
+
+    def __init__(self, store: WebhookStore, clock: Clock, seconds: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._seconds = seconds
+        self._renew_at: datetime | None = None
+
+    async def hold(self, tenant: str, subscription_id: str, owner: str) -> bool:
+        """Whether ``owner`` holds it (renewed first when due)."""
+        now = self._clock.now()
+        if self._renew_at is not None and now < self._renew_at:
+            return True
+        until = now + timedelta(seconds=self._seconds)
+        if not await self._store.lease(tenant, subscription_id, owner, until, now):
+            self._renew_at = None
+            return False
+        self._renew_at = now + timedelta(seconds=self._seconds / 3)
+        return True
+
+    def forget(self) -> None:
+        """Ask storage at the next ``hold`` (a write found the lease perhaps gone)."""
+        self._renew_at = None
 
 
 def _attempt(at: datetime, index: int, message_id: str, result: SendResult) -> DeliveryAttempt:
