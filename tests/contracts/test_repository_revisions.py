@@ -66,9 +66,7 @@ async def test_revisions_reads_the_wanted_revisions_of_the_tenant_at_once(
     )  # fmt: skip
 
     assert dict(found) == {(first.id, 1): first, (other.id, 1): other, (first.id, 3): gone}
-    assert dict(await repository.revisions("t2", [(foreign.id, 1)])) == {
-        (foreign.id, 1): foreign
-    }
+    assert dict(await repository.revisions("t2", [(foreign.id, 1)])) == {(foreign.id, 1): foreign}
     assert dict(await repository.revisions("t1", [])) == {}
 
 

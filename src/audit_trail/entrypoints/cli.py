@@ -1,9 +1,10 @@
 """The ``audit-trail`` command.
 
 ``audit-trail serve`` runs the HTTP service under uvicorn; ``audit-trail deliver``
-delivers webhooks beside it; ``audit-trail token`` prints a signed token. Each subcommand is one entry in ``SUBCOMMANDS``: a help line, a
-function that adds its arguments and a function that runs it with the parsed
-arguments and the settings, returning the exit status.
+delivers webhooks beside it; ``audit-trail token`` prints a signed token. Each
+subcommand is one entry in ``SUBCOMMANDS``: a help line, a function that adds its
+arguments and a function that runs it with the parsed arguments and the settings,
+returning the exit status.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ _SELECT_REVISIONS = f"""
 WITH wanted(id, revision) AS (
     SELECT DISTINCT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)
 )
-SELECT {', '.join('r.' + column for column in COLUMNS)} FROM wanted AS w CROSS JOIN revisions AS r
+SELECT {", ".join("r." + column for column in COLUMNS)} FROM wanted AS w CROSS JOIN revisions AS r
     ON r.tenant = ?2 AND r.id = w.id AND r.revision = w.revision
 """  # noqa: S608
 _SELECT_LATEST_CHECKPOINT = (

@@ -102,11 +102,13 @@ class Http11Client:
         self,
         dial: Dial,
         *,
+        timeout_seconds: float,
         ssl_context: ssl.SSLContext | None = None,
         idle_seconds: float = 15.0,
         max_idle_per_endpoint: int = 8,
     ) -> None:
         self._dial = dial
+        self._timeout = timeout_seconds
         self._ssl = ssl_context or ssl.create_default_context()
         self._idle_seconds = idle_seconds
         self._max_idle = max_idle_per_endpoint

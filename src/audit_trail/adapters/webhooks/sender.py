@@ -51,9 +51,7 @@ class SignedWebhookSender:
     ) -> None:
         self._timeout = timeout_seconds
         self._allow_private = allow_private
-        self._client = Http11Client(
-            self._dial, ssl_context=ssl_context, idle_seconds=idle_seconds
-        )
+        self._client = Http11Client(self._dial, ssl_context=ssl_context, idle_seconds=idle_seconds)
 
     async def close(self) -> None:
         await self._client.close()
@@ -66,9 +64,7 @@ class SignedWebhookSender:
         try:
             url = _parse(message.url)
             headers = _headers(url, message)
-            status = await self._client.post(
-                url.endpoint, url.target, headers, message.body, self._timeout
-            )
+            status = await self._client.post(url.endpoint, url.target, headers, message.body)
         except UnsafeWebhookUrl as exc:
             return _failed(None, f"refused: {exc}", started)
         except TimeoutError:

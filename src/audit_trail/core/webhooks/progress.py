@@ -65,7 +65,7 @@ class ProgressWriter:
                     progress=progress,
                     attempts=attempts,
                 )
-            except Exception as exc:  # noqa: BLE001 - kept for flush, which raises it
+            except Exception as exc:  # kept for flush, which raises it
                 self._progress = self._progress or progress
                 self._attempts = [*attempts, *self._attempts][-DELIVERY_LOG_SIZE:]
                 self._error = exc

@@ -9,7 +9,7 @@ written behind them (``ProgressWriter``), and written before delivery pauses (id
 or after a failure, whose backoff must be stored): a crash repeats what was sent
 since the last write. While batches follow one another, the next one starts from the
 progress reached, without reading the subscription again; the lease is renewed every
-third of its length (``_Lease``), also between two changes of a slow batch.
+third of its length (``SubscriptionLease``), also between two changes of a slow batch.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class SubscriptionWorker:
         self._settings = settings
 
     async def run(self, tenant: str, subscription_id: str, owner: str) -> None:
-        lease = _Lease(self._store, self._clock, self._settings.lease_seconds)
+        lease = SubscriptionLease(self._store, self._clock, self._settings.lease_seconds)
         sub: Subscription | None = None  # as delivery left it; None: read it again
         progress: ProgressWriter | None = None
         try:
@@ -95,7 +95,7 @@ class SubscriptionWorker:
         return (sub.next_attempt_at - self._clock.now()).total_seconds()
 
     async def _deliver(
-        self, sub: Subscription, owner: str, lease: _Lease, progress: ProgressWriter
+        self, sub: Subscription, owner: str, lease: SubscriptionLease, progress: ProgressWriter
     ) -> Subscription | None:
         """One batch of leaves after the cursor, its progress recorded for writing.
         The subscription as it then stands when every change went (delivery goes
@@ -117,7 +117,12 @@ class SubscriptionWorker:
         return None if progress.lost else with_progress(sub, reached)
 
     async def _send_all(
-        self, sub: Subscription, changes: Sequence[Change], last: int, lease: _Lease, owner: str
+        self,
+        sub: Subscription,
+        changes: Sequence[Change],
+        last: int,
+        lease: SubscriptionLease,
+        owner: str,
     ) -> tuple[int, list[DeliveryAttempt], DeliveryAttempt | None]:
         """Send ``changes`` in order until one fails or the lease is lost; the cursor
         reached (``last`` when every change went: the leaves between matched
@@ -153,7 +158,7 @@ class SubscriptionWorker:
         return Progress(cursor, ACTIVE, failures, failed.error, at)
 
 
-class _Lease:
+class SubscriptionLease:
     """A subscription's lease, taken for ``seconds`` and renewed once a third of them
     has passed: often enough that it never runs out while held, rarely enough that
     delivery does not write to storage for every batch."""
