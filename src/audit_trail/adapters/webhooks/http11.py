@@ -114,13 +114,11 @@ class Http11Client:
         self._max_idle = max_idle_per_endpoint
         self._idle: dict[Endpoint, list[_Connection]] = {}
 
-    async def post(
-        self, endpoint: Endpoint, target: bytes, headers: Headers, body: bytes, timeout: float
-    ) -> int:
+    async def post(self, endpoint: Endpoint, target: bytes, headers: Headers, body: bytes) -> int:
         """POST ``body`` and return the answer's status. Raises ``TimeoutError`` past
-        ``timeout`` seconds (connecting included), ``OSError`` or
+        ``timeout_seconds`` (connecting included), ``OSError`` or
         ``h11.ProtocolError`` when no answer could be had."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(self._timeout):
             connection = self._reused(endpoint)
             if connection is not None:
                 try:

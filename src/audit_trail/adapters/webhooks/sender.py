@@ -49,9 +49,13 @@ class SignedWebhookSender:
         ssl_context: ssl.SSLContext | None = None,
         idle_seconds: float = 15.0,
     ) -> None:
-        self._timeout = timeout_seconds
         self._allow_private = allow_private
-        self._client = Http11Client(self._dial, ssl_context=ssl_context, idle_seconds=idle_seconds)
+        self._client = Http11Client(
+            self._dial,
+            timeout_seconds=timeout_seconds,
+            ssl_context=ssl_context,
+            idle_seconds=idle_seconds,
+        )
 
     async def close(self) -> None:
         await self._client.close()
