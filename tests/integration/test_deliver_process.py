@@ -99,6 +99,41 @@ def test_a_delivery_process_delivers_what_the_servers_do_not(tmp_path: Path) -> 
             Webhook(secret).verify(received.body, received.headers)
 
 
+def test_two_delivery_processes_deliver_one_subscription_once_in_order(
+    tmp_path: Path,
+) -> None:
+    env = environment(
+        tmp_path,
+        PYTHONPATH=str(SRC),
+        AUDIT_JWT_SECRET="deliver-process-test-secret-of-32-bytes",
+        AUDIT_LOG_SIGNING_KEY_FILE=str(tmp_path / "log-key.pem"),
+        AUDIT_CACHE="none",
+        AUDIT_DELIVER="false",
+        AUDIT_WEBHOOK_ALLOW_PRIVATE="true",
+        AUDIT_WEBHOOK_POLL_SECONDS="0.02",
+    )
+    token = cli(tmp_path, env, "token", "--sub", "w", "--tenant", "acme", "--scope", SCOPES)
+    auth = {"Authorization": f"Bearer {token.stdout.strip()}"}
+    with (
+        receiver(lambda _: (200, 0.005)) as hook,
+        serving("litestar", tmp_path, env) as service,
+        httpx.Client() as client,
+        delivering(tmp_path, env),
+        delivering(tmp_path, env),  # both claim it every 20 ms; the lease decides
+    ):
+        created = client.post(f"{service.url}{API}/webhooks", json={"url": hook.url}, headers=auth)
+        assert created.status_code == 201, created.text
+        ids = []
+        for n in range(60):
+            body = {**ENTRY, "metadata": {"n": n}}
+            response = client.post(f"{service.url}{API}/entries", json=body, headers=auth)
+            ids.append(response.json()["id"])
+        wait_for(hook, len(ids))
+        time.sleep(0.3)  # a second deliverer's copies would come now
+
+    assert subjects(hook) == ids
+
+
 def test_a_delivery_process_refuses_memory_storage(tmp_path: Path) -> None:
     env = environment(tmp_path, PYTHONPATH=str(SRC), AUDIT_STORAGE="memory")
 

@@ -1,6 +1,7 @@
-"""Webhook delivery survives a SIGKILL of ``audit-trail serve`` mid-delivery: after a
-restart every change reaches the receiver at least once, in log order (a change in
-flight at the kill may come twice), with valid signatures."""
+"""Webhook delivery survives a SIGKILL of ``audit-trail serve`` mid-delivery, on SQLite
+and on a real mongod: after a restart every change reaches the receiver at least
+once, in log order (what was sent since the last progress write may come twice),
+with valid signatures."""
 
 from __future__ import annotations
 
@@ -8,17 +9,33 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 
 from tests.integration.test_cli_serve import API, ENTRY, cli, environment, serving
+from tests.mongo import lease_database
+from tests.servers import MongodServer
 from tests.webhook_receiver import receiver
 
 SRC = Path(__file__).resolve().parents[2] / "src"  # this checkout's code, in the servers
 
 
-def test_delivery_resumes_after_a_sigkill_mid_delivery(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "mongo"])
+def storage(request: pytest.FixtureRequest) -> dict[str, str]:
+    if request.param == "sqlite":
+        return {"AUDIT_STORAGE": "sqlite"}
+    server: MongodServer = request.getfixturevalue("mongod_server")
+    database = lease_database(request, server.uri)
+    return {"AUDIT_STORAGE": "mongo", "AUDIT_MONGO_URI": server.uri,
+            "AUDIT_MONGO_DATABASE": database}  # fmt: skip
+
+
+def test_delivery_resumes_after_a_sigkill_mid_delivery(
+    tmp_path: Path, storage: dict[str, str]
+) -> None:
     env = environment(
         tmp_path,
+        **storage,
         PYTHONPATH=str(SRC),
         AUDIT_JWT_SECRET="webhook-sigkill-test-secret-of-32-bytes",
         AUDIT_LOG_SIGNING_KEY_FILE=str(tmp_path / "log-key.pem"),
