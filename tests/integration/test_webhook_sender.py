@@ -158,7 +158,7 @@ def serve(
     state.port = server.server_address[1]
     scheme = "https" if tls is not None else "http"
     state.base = f"{scheme}://{url_host or host}:{state.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield state
@@ -289,19 +289,54 @@ def close_after_answering(
     handler.close_connection = True
 
 
-@pytest.mark.parametrize("pause", [0.0, 0.2], ids=["at-once", "after-a-pause"])
-async def test_a_kept_alive_connection_the_server_closed_is_replaced_and_nothing_is_lost(
-    sender: SignedWebhookSender, pause: float
+async def test_sends_at_once_after_the_server_closed_the_kept_alive_connection_succeed(
+    sender: SignedWebhookSender,
+) -> None:
+    with serve(close_after_answering) as closing:
+        results = [await sender.send(message(closing.url, n)) for n in range(6)]
+
+        assert [(result.status, result.error) for result in results] == [(200, None)] * 6
+        assert ids(closing.got()) == [f"msg_{n}" for n in range(6)]
+
+
+async def test_a_send_after_the_server_closed_the_idle_connection_uses_a_new_one(
+    sender: SignedWebhookSender,
 ) -> None:
     with serve(close_after_answering) as closing:
         results: list[SendResult] = []
         for n in range(4):
             results.append(await sender.send(message(closing.url, n)))
-            await asyncio.sleep(pause)  # the server's close has arrived, or may not have
+            await asyncio.sleep(0.05)  # the server's close reaches the client meanwhile
 
         assert [(result.status, result.error) for result in results] == [(200, None)] * 4
         assert ids(closing.got()) == [f"msg_{n}" for n in range(4)]
         assert closing.connections() == 4
+
+
+async def test_a_request_the_server_drops_on_a_reused_connection_is_sent_again(
+    sender: SignedWebhookSender,
+) -> None:
+    """The keep-alive race: the server closes its idle connection just as the next
+    request comes (it reads it, answers nothing); the request goes again, on a new
+    connection, with the same webhook-id (receivers dedupe on it)."""
+    answered = answer(200)
+    dropped: list[Request] = []
+
+    def respond(handler: BaseHTTPRequestHandler, request: Request, stop: threading.Event) -> None:
+        if request.headers["webhook-id"] == "msg_2" and not dropped:
+            dropped.append(request)
+            handler.close_connection = True  # read, not answered: the socket closes
+            return
+        answered(handler, request, stop)
+
+    with serve(respond) as racing:
+        first = await sender.send(message(racing.url, 1))
+        second = await sender.send(message(racing.url, 2))
+
+        assert (first.status, first.error) == (200, None)
+        assert (second.status, second.error) == (200, None)
+        assert ids(racing.got()) == ["msg_1", "msg_2", "msg_2"]
+        assert racing.connections() == 2
 
 
 async def test_an_answer_with_connection_close_makes_the_next_send_use_a_new_connection(
@@ -426,19 +461,15 @@ def close_without_answering(
     handler.close_connection = True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: http11.PeerClosed escapes SignedWebhookSender.send on a new connection",
-)
 async def test_a_server_that_closes_a_new_connection_without_answering_is_a_failed_result(
     sender: SignedWebhookSender,
 ) -> None:
     with serve(close_without_answering) as closing:
         result = await sender.send(message(closing.url))
 
-        assert result.status is None
+        assert result.status is None  # (once PeerClosed can be raised, it must not escape)
         assert result.error is not None
-        assert len(closing.got()) == 1
+        assert len(closing.got()) >= 1
 
 
 # --- 7. a large answer ---------------------------------------------------------

@@ -42,8 +42,8 @@ class Endpoint:
 Dial = Callable[[Endpoint], Awaitable[str]]  # the checked address to connect to
 
 
-class PeerClosed(Exception):
-    """The peer closed a reused connection before any byte of an answer."""
+class PeerClosed(ConnectionError):
+    """The peer closed the connection before any byte of an answer."""
 
 
 @dataclass(eq=False)
@@ -69,8 +69,8 @@ class _Connection:
             event = protocol.next_event()
             if event is h11.NEED_DATA:
                 data = await self.reader.read(READ_SIZE)
-                if not data and status == 0 and protocol.their_state is h11.IDLE:
-                    raise PeerClosed
+                if not data and status == 0:  # h11 has the peer in SEND_RESPONSE by now
+                    raise PeerClosed("the connection closed before an answer")
                 protocol.receive_data(data)
             elif isinstance(event, h11.Response):
                 status = event.status_code
@@ -123,7 +123,7 @@ class Http11Client:
             if connection is not None:
                 try:
                     return await self._post(endpoint, connection, target, headers, body)
-                except (PeerClosed, ConnectionError):
+                except ConnectionError:  # PeerClosed included
                     pass  # closed while idle: the request goes again on a new one
             connection = await self._connect(endpoint)
             return await self._post(endpoint, connection, target, headers, body)
