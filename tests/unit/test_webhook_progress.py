@@ -1,6 +1,7 @@
 """Progress written behind delivery (``ProgressWriter``): one write at a time, what
 was recorded meanwhile coalesced into the next one, a write that does not take or
-fails reported by ``flush``; and the lease renewed only once a third of it has passed.
+fails reported by ``flush``; and the lease renewed in the background once a third of
+it has passed, waited for only past two thirds.
 On the in-memory WebhookStore, with one wrapper that holds writes back."""
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from audit_trail.adapters.storage.memory_webhooks import InMemoryWebhookStore
 from audit_trail.core.errors import StorageUnavailable
 from audit_trail.core.ports.webhooks import Progress
 from audit_trail.core.query import EntryFilters
+from audit_trail.core.webhooks.lease import SubscriptionLease
 from audit_trail.core.webhooks.progress import ProgressWriter
 from audit_trail.core.webhooks.subscription import ACTIVE, DeliveryAttempt, Subscription
-from audit_trail.core.webhooks.worker import SubscriptionLease
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SUB = Subscription(
@@ -42,6 +43,8 @@ class HeldStore(InMemoryWebhookStore):
         self.gate.set()
         self.saves = 0
         self.leases = 0
+        self.lease_gate = asyncio.Event()
+        self.lease_gate.set()
         self.fail = False
 
     async def save(self, *args: object, **kwargs: object) -> bool:
@@ -54,6 +57,7 @@ class HeldStore(InMemoryWebhookStore):
 
     async def lease(self, *args: object, **kwargs: object) -> bool:
         self.leases += 1
+        await self.lease_gate.wait()
         return await super().lease(*args, **kwargs)  # type: ignore[arg-type]
 
 
@@ -136,21 +140,47 @@ class Clock:
         return self.at
 
 
-async def test_the_lease_is_renewed_once_a_third_of_it_has_passed(store: HeldStore) -> None:
+async def test_the_lease_is_renewed_in_the_background_once_a_third_of_it_has_passed(
+    store: HeldStore,
+) -> None:
     clock = Clock()
-    lease = SubscriptionLease(store, clock, 30.0)
+    lease = SubscriptionLease(store, clock, 30.0, tenant="t1", subscription_id="w1", owner="me")
     before = store.leases
 
     for _ in range(50):
-        assert await lease.hold("t1", "w1", "me")
+        assert await lease.hold()
         clock.at += timedelta(seconds=0.1)  # 5 s in all
     assert store.leases - before == 1
     clock.at += timedelta(seconds=6)  # past 10 s: a third of the lease
-    assert await lease.hold("t1", "w1", "me")
+    store.lease_gate.clear()  # the renewal's write waits (a busy SQLite file)
+    assert await lease.hold()  # at once: the renewal goes on in the background
+    await asyncio.sleep(0)
     assert store.leases - before == 2
+    clock.at += timedelta(seconds=9)  # 20 s after the lease was taken: two thirds
+    waiting = asyncio.create_task(lease.hold())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # now it waits for the renewal
+    store.lease_gate.set()
+    assert await waiting
+    await lease.close()
+
+
+async def test_a_renewal_another_owner_won_ends_the_hold(store: HeldStore) -> None:
+    clock = Clock()
+    lease = SubscriptionLease(store, clock, 30.0, tenant="t1", subscription_id="w1", owner="me")
+    assert await lease.hold()
+    await store.release("t1", "w1", "me")
+    assert await store.lease("t1", "w1", "other", NOW + timedelta(seconds=60), NOW)
+
+    clock.at += timedelta(seconds=11)
+    assert await lease.hold()  # the renewal has just started
+    await asyncio.sleep(0.01)
+    assert not await lease.hold()
 
 
 async def test_a_lease_another_owner_holds_is_not_held(store: HeldStore) -> None:
-    lease = SubscriptionLease(store, Clock(), 30.0)
+    lease = SubscriptionLease(
+        store, Clock(), 30.0, tenant="t1", subscription_id="w1", owner="someone-else"
+    )
 
-    assert not await lease.hold("t1", "w1", "someone-else")
+    assert not await lease.hold()

@@ -28,6 +28,7 @@ from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.usecases.change_reader import Change, ChangeReader
 from audit_trail.core.webhooks.backoff import Backoff
 from audit_trail.core.webhooks.events import event_body, webhook_id
+from audit_trail.core.webhooks.lease import SubscriptionLease
 from audit_trail.core.webhooks.progress import ProgressWriter
 from audit_trail.core.webhooks.subscription import ACTIVE, DEAD, DeliveryAttempt, Subscription
 
@@ -61,11 +62,18 @@ class SubscriptionWorker:
         self._settings = settings
 
     async def run(self, tenant: str, subscription_id: str, owner: str) -> None:
-        lease = SubscriptionLease(self._store, self._clock, self._settings.lease_seconds)
+        lease = SubscriptionLease(
+            self._store,
+            self._clock,
+            self._settings.lease_seconds,
+            tenant=tenant,
+            subscription_id=subscription_id,
+            owner=owner,
+        )
         sub: Subscription | None = None  # as delivery left it; None: read it again
         progress: ProgressWriter | None = None
         try:
-            while await lease.hold(tenant, subscription_id, owner):
+            while await lease.hold():
                 raise_if_cancelled()
                 if sub is None:
                     sub = await self._store.get(tenant, subscription_id)
@@ -78,13 +86,14 @@ class SubscriptionWorker:
                     await asyncio.sleep(min(wait, self._settings.poll_seconds))
                     sub = None
                     continue
-                sub = await self._deliver(sub, owner, lease, progress)
+                sub = await self._deliver(sub, lease, progress)
                 if sub is None:  # idle, failed or lost: written, then read again
                     if not await progress.flush():
                         lease.forget()
                     await asyncio.sleep(self._settings.poll_seconds)
         finally:
             with contextlib.suppress(Exception):
+                await lease.close()
                 if progress is not None:
                     await asyncio.shield(progress.flush())
                 await asyncio.shield(self._store.release(tenant, subscription_id, owner))
@@ -95,7 +104,7 @@ class SubscriptionWorker:
         return (sub.next_attempt_at - self._clock.now()).total_seconds()
 
     async def _deliver(
-        self, sub: Subscription, owner: str, lease: SubscriptionLease, progress: ProgressWriter
+        self, sub: Subscription, lease: SubscriptionLease, progress: ProgressWriter
     ) -> Subscription | None:
         """One batch of leaves after the cursor, its progress recorded for writing.
         The subscription as it then stands when every change went (delivery goes
@@ -108,7 +117,7 @@ class SubscriptionWorker:
         end = min(size, start + self._settings.batch)
         reader = Principal(sub.created_by, sub.tenant, frozenset({Scope.READ.value}))
         changes = await self._reader.changes(reader, sub.filters, start, end)
-        cursor, attempts, failed = await self._send_all(sub, changes, end - 1, lease, owner)
+        cursor, attempts, failed = await self._send_all(sub, changes, end - 1, lease)
         if failed is not None:
             progress.record(self._failure(sub, failed), attempts)
             return None
@@ -122,7 +131,6 @@ class SubscriptionWorker:
         changes: Sequence[Change],
         last: int,
         lease: SubscriptionLease,
-        owner: str,
     ) -> tuple[int, list[DeliveryAttempt], DeliveryAttempt | None]:
         """Send ``changes`` in order until one fails or the lease is lost; the cursor
         reached (``last`` when every change went: the leaves between matched
@@ -131,7 +139,7 @@ class SubscriptionWorker:
         cursor = sub.cursor
         source = f"{self._settings.source}/{sub.tenant}"
         for change in changes:
-            if not await lease.hold(sub.tenant, sub.id, owner):
+            if not await lease.hold():
                 return cursor, attempts, None
             message = WebhookMessage(
                 sub.url,
@@ -156,34 +164,6 @@ class SubscriptionWorker:
         delay = self._settings.backoff.delay(failures)
         at: datetime = self._clock.now() + timedelta(seconds=delay)
         return Progress(cursor, ACTIVE, failures, failed.error, at)
-
-
-class SubscriptionLease:
-    """A subscription's lease, taken for ``seconds`` and renewed once a third of them
-    has passed: often enough that it never runs out while held, rarely enough that
-    delivery does not write to storage for every batch."""
-
-    def __init__(self, store: WebhookStore, clock: Clock, seconds: float) -> None:
-        self._store = store
-        self._clock = clock
-        self._seconds = seconds
-        self._renew_at: datetime | None = None
-
-    async def hold(self, tenant: str, subscription_id: str, owner: str) -> bool:
-        """Whether ``owner`` holds it (renewed first when due)."""
-        now = self._clock.now()
-        if self._renew_at is not None and now < self._renew_at:
-            return True
-        until = now + timedelta(seconds=self._seconds)
-        if not await self._store.lease(tenant, subscription_id, owner, until, now):
-            self._renew_at = None
-            return False
-        self._renew_at = now + timedelta(seconds=self._seconds / 3)
-        return True
-
-    def forget(self) -> None:
-        """Ask storage at the next ``hold`` (a write found the lease perhaps gone)."""
-        self._renew_at = None
 
 
 def _attempt(at: datetime, index: int, message_id: str, result: SendResult) -> DeliveryAttempt:
