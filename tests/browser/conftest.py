@@ -1,0 +1,41 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium (``/usr/bin/chromium``,
+installed by ``scripts/install-dev``; Playwright never downloads a browser here),
+headless, one browser for the session and a fresh context (no shared storage) per
+test. The tests are plain functions (Playwright's sync API) against real
+``audit-trail serve`` processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/install-dev installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    opened = browser.new_context()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
