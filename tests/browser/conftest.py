@@ -1,8 +1,14 @@
 """Browser tests: Playwright for Python driving Debian's Chromium (``/usr/bin/chromium``,
 installed by ``scripts/install-dev``; Playwright never downloads a browser here),
-headless, one browser for the session and a fresh context (no shared storage) per
+headless, one browser per test module and a fresh context (no shared storage) per
 test. The tests are plain functions (Playwright's sync API) against real
-``audit-trail serve`` processes."""
+``audit-trail serve`` processes.
+
+Playwright's sync API runs its event loop on this thread for as long as it is open,
+and every asyncio test after it would find that loop running ("Runner.run() cannot be
+called from a running event loop"). So the browser lives for one module only and is
+closed before the next module's tests; ``test_the_browser_leaves_no_event_loop_behind``
+checks that it did."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/install-dev installs Debian's chromium")
