@@ -1,0 +1,43 @@
+"""What both clients are built from: the service's URL, credentials, timeout and
+retry policy, the pinned verifier key; and the operations over them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from audit_trail.client.flows import TokenSource
+from audit_trail.client.operations import Operations
+from audit_trail.client.retry import RetryPolicy
+
+DEFAULT_TIMEOUT = 10.0
+USER_AGENT = "audit-trail-client/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """``base_url``: the service's root (the client adds ``/apiv3/audit_trail``);
+    ``token``: a bearer token, or a callable that returns a fresh one for each
+    attempt; ``retries``: how many times a failed request is tried again (or a whole
+    ``RetryPolicy``); ``vkey``: the verifier key to trust for proofs (None: the one
+    the service serves, fetched on first use)."""
+
+    base_url: str
+    token: TokenSource = None
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+    retries: int | RetryPolicy = 3
+    vkey: str | None = None
+
+    def operations(self) -> Operations:
+        policy = self.retries
+        if not isinstance(policy, RetryPolicy):
+            policy = RetryPolicy(attempts=policy + 1)
+        return Operations(self.token, policy, self.vkey)
+
+    def http_options(self) -> dict[str, object]:
+        return {
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "headers": {"user-agent": USER_AGENT},
+        }

@@ -1,0 +1,136 @@
+"""``AuditTrailClient``: the operations over ``httpx.Client``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from audit_trail.client.flows import Flow, Outcome, Send, TokenSource
+from audit_trail.client.inputs import EntryLike, EntryQuery
+from audit_trail.client.models import Entry, History, LogKey, Page, Proof
+from audit_trail.client.retry import RetryPolicy
+from audit_trail.client.settings import DEFAULT_TIMEOUT, ClientSettings
+
+T = TypeVar("T")
+
+
+class AuditTrailClient:
+    """A client of one audit-trail service. ``transport``: any httpx transport (e.g.
+    ``FakeAuditTrail().transport`` in tests). Use it as a context manager, or
+    ``close()`` it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: int | RetryPolicy = 3,
+        vkey: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        settings = ClientSettings(base_url, token, timeout, retries, vkey)
+        self._ops = settings.operations()
+        self._http = httpx.Client(transport=transport, **settings.http_options())  # type: ignore[arg-type]
+
+    def _run(self, flow: Flow[T]) -> T:
+        outcome: Outcome = None
+        try:
+            while True:
+                step = flow.send(outcome)
+                if isinstance(step, Send):
+                    try:
+                        outcome = self._http.request(
+                            step.method,
+                            step.path,
+                            params=step.params,
+                            json=step.json,
+                            headers=step.headers,
+                        )
+                    except httpx.TransportError as exc:
+                        outcome = exc
+                else:
+                    time.sleep(step.seconds)
+                    outcome = None
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    def check(self) -> bool:
+        """Whether the service answers its liveness probe."""
+        return self._run(self._ops.check())
+
+    def record(self, entry: EntryLike, idempotency_key: str | None = None) -> Entry:
+        """Record one entry; retried safely under one Idempotency-Key (a new uuid4
+        unless given)."""
+        return self._run(self._ops.record(entry, idempotency_key))
+
+    def record_batch(
+        self, entries: Iterable[EntryLike], idempotency_key: str | None = None
+    ) -> tuple[Entry, ...]:
+        """Record entries together, all or none, under one Idempotency-Key."""
+        return self._run(self._ops.record_batch(entries, idempotency_key))
+
+    def get(self, entry_id: str) -> Entry:
+        return self._run(self._ops.get(entry_id))
+
+    def query_page(self, query: EntryQuery | None = None, cursor: str | None = None) -> Page:
+        """One page of a query; pass its ``next_cursor`` for the next."""
+        return self._run(self._ops.query_page(query, cursor))
+
+    def query(self, query: EntryQuery | None = None) -> Iterator[Entry]:
+        """Every entry the query matches, page after page, fetched as iterated."""
+        cursor: str | None = None
+        while True:
+            page = self.query_page(query, cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def history(self, entry_id: str) -> History:
+        return self._run(self._ops.history(entry_id))
+
+    def amend(self, entry_id: str, entry: EntryLike, if_match: int | None = None) -> Entry:
+        """A new revision; ``if_match``: only if this revision is still the current."""
+        return self._run(self._ops.amend(entry_id, entry, if_match))
+
+    def delete(self, entry_id: str, if_match: int | None = None) -> None:
+        return self._run(self._ops.delete(entry_id, if_match))
+
+    def log_key(self) -> LogKey:
+        return self._run(self._ops.log_key())
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint (a C2SP signed note), unverified."""
+        return self._run(self._ops.checkpoint())
+
+    def get_proof(
+        self,
+        entry_id: str,
+        revision: int | None = None,
+        tree_size: int | None = None,
+        *,
+        verify: bool = True,
+    ) -> Proof:
+        """The inclusion proof of a revision (default: the current one); with
+        ``verify``, checked end to end (``VerificationFailed`` if it does not hold)."""
+        return self._run(self._ops.get_proof(entry_id, revision, tree_size, verify))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AuditTrailClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
