@@ -32,7 +32,17 @@ from audit_trail.client.errors import (
     VerificationFailed,
 )
 from audit_trail.client.inputs import EntryQuery, NewEntry
-from audit_trail.client.models import Actor, Entry, History, LogKey, Page, Proof, Source, Target
+from audit_trail.client.models import (
+    Actor,
+    Entry,
+    History,
+    LogKey,
+    Outcome,
+    Page,
+    Proof,
+    Source,
+    Target,
+)
 from audit_trail.client.retry import RetryPolicy
 from audit_trail.client.sync import AuditTrailClient
 
@@ -50,6 +60,7 @@ __all__ = [
     "LogKey",
     "NewEntry",
     "NotFound",
+    "Outcome",
     "Page",
     "PayloadTooLarge",
     "PreconditionFailed",

@@ -31,7 +31,17 @@ class ProblemError(AuditTrailError):
             k: v for k, v in body.items() if k not in ("type", "title", "status", "detail")
         }
         self.retry_after = retry_after
-        super().__init__(f"{status} {self.title}: {self.detail}".rstrip(": "))
+        errors = body.get("errors")
+        named = ""
+        if isinstance(errors, list) and errors:  # a 422's fields, in the message
+            named = (
+                " ("
+                + "; ".join(
+                    f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+                )
+                + ")"
+            )
+        super().__init__(f"{status} {self.title}: {self.detail}{named}")
 
     @property
     def slug(self) -> str:

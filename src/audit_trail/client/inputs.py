@@ -62,8 +62,10 @@ def entry_json(entry: EntryLike) -> dict[str, Any]:
     return entry.to_json() if isinstance(entry, NewEntry) else dict(entry)
 
 
-_TEXT_FILTERS = ("actor_id", "actor_type", "action", "target_type", "target_id", "outcome")
-_TEXT_FILTERS += ("tag", "sort")
+_TEXT_FILTERS = (
+    *("actor_id", "actor_type", "action", "target_type", "target_id"),
+    *("outcome", "tag", "sort"),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,9 @@ class RetryPolicy:
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def backoff(self, retry: int, retry_after: str | None = None) -> float:
-        jittered = self.random() * min(self.cap, self.base * 2 ** (retry - 1))
+        jittered: float = self.random() * min(self.cap, self.base * 2 ** (retry - 1))
         asked = min(self.max_retry_after, retry_after_seconds(retry_after))
-        return max(jittered, asked)
+        return float(max(jittered, asked))
 
     def retries_status(self, status: int, slug: str | None, replayable: bool) -> bool:
         """Whether an answer with ``status`` (and problem type ``slug``) is worth

@@ -6,6 +6,7 @@ its whole answer read there (no streaming)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -26,7 +27,8 @@ class ThreadedApp:
         self._lifespan = lifespan
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._life: Any = None  # the future of the task that holds the lifespan open
+        # the future of the one task that holds the lifespan open
+        self._life: concurrent.futures.Future[None] | None = None
         self._stopping: asyncio.Event | None = None
         self.transport = _SyncTransport(self)
         self.async_transport = _AsyncTransport(self)
@@ -37,11 +39,11 @@ class ThreadedApp:
         self._thread = threading.Thread(target=loop.run_forever, name="asgi-app", daemon=True)
         self._thread.start()
         ready = threading.Event()
-        self._life = self._submit(self._live(ready))
+        life = self._life = self._submit(self._live(ready))
         while not ready.wait(0.01):
-            if self._life.done():  # startup failed: raise why, after stopping the loop
+            if life.done():  # startup failed: raise why, after stopping the loop
                 try:
-                    self._life.result()
+                    life.result()
                 finally:
                     self._end_loop()
         return self
@@ -54,12 +56,12 @@ class ThreadedApp:
             await self._stopping.wait()
 
     def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is None or stopping is None:
+        loop, stopping, life = self._loop, self._stopping, self._life
+        if loop is None or stopping is None or life is None:
             return
         try:
             loop.call_soon_threadsafe(stopping.set)
-            self._life.result()
+            life.result()
         finally:
             self._end_loop()
 
@@ -77,7 +79,7 @@ class ThreadedApp:
         """Run ``coroutine`` on the app's loop; its result (from any other thread)."""
         return self._submit(coroutine).result()
 
-    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Any:
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         if self._loop is None:
             coroutine.close()
             raise RuntimeError("the app is not running: start() it, or use it in a with block")
