@@ -59,16 +59,6 @@ class Clients(Protocol):
     ) -> AsyncAuditTrailClient: ...
 
 
-@pytest.fixture(scope="session")
-def keys() -> KeyPair:
-    return KeyPair.generate()
-
-
-@pytest.fixture(scope="session")
-def tokens(keys: KeyPair) -> Tokens:
-    return Tokens(keys, KeyPair.generate())
-
-
 @pytest.fixture(params=list(TARGETS))
 def target(
     request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path

@@ -4,38 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 import httpx
 
 from audit_trail.client.flows import Flow, Outcome, Send, TokenSource
 from audit_trail.client.inputs import EntryLike, EntryQuery
 from audit_trail.client.models import Entry, History, LogKey, Page, Proof
-from audit_trail.client.retry import RetryPolicy
-from audit_trail.client.settings import DEFAULT_TIMEOUT, ClientSettings
+from audit_trail.client.settings import HEADERS, ClientOptions, ClientSettings
 
 T = TypeVar("T")
 
 
 class AsyncAuditTrailClient:
-    """The async client of one audit-trail service. ``transport``: any httpx transport (e.g.
-    ``FakeAuditTrail().async_transport`` in tests). Use it as an async context manager, or
-    ``aclose()`` it."""
+    """``AuditTrailClient``'s methods, to await (``query`` is an async iterator), over
+    ``httpx.AsyncClient``. ``transport``: any async httpx transport (e.g.
+    ``FakeAuditTrail().async_transport`` in tests). Use it as an async context manager,
+    or ``aclose()`` it."""
 
     def __init__(
         self,
         base_url: str,
         token: TokenSource = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        retries: int | RetryPolicy = 3,
-        vkey: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        settings = ClientSettings(base_url, token, timeout, retries, vkey)
+        settings = ClientSettings(base_url, token, **options)
         self._ops = settings.operations()
-        self._http = httpx.AsyncClient(transport=transport, **settings.http_options())  # type: ignore[arg-type]
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            headers=HEADERS,
+        )
 
     async def _run(self, flow: Flow[T]) -> T:
         outcome: Outcome = None
@@ -61,29 +63,23 @@ class AsyncAuditTrailClient:
             return result
 
     async def check(self) -> bool:
-        """Whether the service answers its liveness probe."""
         return await self._run(self._ops.check())
 
     async def record(self, entry: EntryLike, idempotency_key: str | None = None) -> Entry:
-        """Record one entry; retried safely under one Idempotency-Key (a new uuid4
-        unless given)."""
         return await self._run(self._ops.record(entry, idempotency_key))
 
     async def record_batch(
         self, entries: Iterable[EntryLike], idempotency_key: str | None = None
     ) -> tuple[Entry, ...]:
-        """Record entries together, all or none, under one Idempotency-Key."""
         return await self._run(self._ops.record_batch(entries, idempotency_key))
 
     async def get(self, entry_id: str) -> Entry:
         return await self._run(self._ops.get(entry_id))
 
     async def query_page(self, query: EntryQuery | None = None, cursor: str | None = None) -> Page:
-        """One page of a query; pass its ``next_cursor`` for the next."""
         return await self._run(self._ops.query_page(query, cursor))
 
     async def query(self, query: EntryQuery | None = None) -> AsyncIterator[Entry]:
-        """Every entry the query matches, page after page, fetched as iterated."""
         cursor: str | None = None
         while True:
             page = await self.query_page(query, cursor)
@@ -97,7 +93,6 @@ class AsyncAuditTrailClient:
         return await self._run(self._ops.history(entry_id))
 
     async def amend(self, entry_id: str, entry: EntryLike, if_match: int | None = None) -> Entry:
-        """A new revision; ``if_match``: only if this revision is still the current."""
         return await self._run(self._ops.amend(entry_id, entry, if_match))
 
     async def delete(self, entry_id: str, if_match: int | None = None) -> None:
@@ -107,7 +102,6 @@ class AsyncAuditTrailClient:
         return await self._run(self._ops.log_key())
 
     async def checkpoint(self) -> str:
-        """The latest signed checkpoint (a C2SP signed note), unverified."""
         return await self._run(self._ops.checkpoint())
 
     async def get_proof(
@@ -118,8 +112,6 @@ class AsyncAuditTrailClient:
         *,
         verify: bool = True,
     ) -> Proof:
-        """The inclusion proof of a revision (default: the current one); with
-        ``verify``, checked end to end (``VerificationFailed`` if it does not hold)."""
         return await self._run(self._ops.get_proof(entry_id, revision, tree_size, verify))
 
     async def aclose(self) -> None:
@@ -128,10 +120,5 @@ class AsyncAuditTrailClient:
     async def __aenter__(self) -> AsyncAuditTrailClient:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -4,6 +4,7 @@ retry policy, the pinned verifier key; and the operations over them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 
@@ -12,7 +13,15 @@ from audit_trail.client.operations import Operations
 from audit_trail.client.retry import RetryPolicy
 
 DEFAULT_TIMEOUT = 10.0
-USER_AGENT = "audit-trail-client/0.1"
+HEADERS = {"user-agent": "audit-trail-client/0.1"}
+
+
+class ClientOptions(TypedDict, total=False):
+    """The clients' keyword options (see ``ClientSettings``)."""
+
+    timeout: float | httpx.Timeout
+    retries: int | RetryPolicy
+    vkey: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +43,3 @@ class ClientSettings:
         if not isinstance(policy, RetryPolicy):
             policy = RetryPolicy(attempts=policy + 1)
         return Operations(self.token, policy, self.vkey)
-
-    def http_options(self) -> dict[str, object]:
-        return {
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "headers": {"user-agent": USER_AGENT},
-        }

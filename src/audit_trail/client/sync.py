@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 import httpx
 
 from audit_trail.client.flows import Flow, Outcome, Send, TokenSource
 from audit_trail.client.inputs import EntryLike, EntryQuery
 from audit_trail.client.models import Entry, History, LogKey, Page, Proof
-from audit_trail.client.retry import RetryPolicy
-from audit_trail.client.settings import DEFAULT_TIMEOUT, ClientSettings
+from audit_trail.client.settings import HEADERS, ClientOptions, ClientSettings
 
 T = TypeVar("T")
 
@@ -28,14 +26,17 @@ class AuditTrailClient:
         base_url: str,
         token: TokenSource = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        retries: int | RetryPolicy = 3,
-        vkey: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        settings = ClientSettings(base_url, token, timeout, retries, vkey)
+        settings = ClientSettings(base_url, token, **options)
         self._ops = settings.operations()
-        self._http = httpx.Client(transport=transport, **settings.http_options())  # type: ignore[arg-type]
+        self._http = httpx.Client(
+            transport=transport,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            headers=HEADERS,
+        )
 
     def _run(self, flow: Flow[T]) -> T:
         outcome: Outcome = None
@@ -127,10 +128,5 @@ class AuditTrailClient:
     def __enter__(self) -> AuditTrailClient:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
