@@ -7,14 +7,15 @@ face (its calls block the test's loop briefly: the service runs on its own loop)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol, cast
 
 import httpx
 import pytest
 
 from audit_trail.client import AsyncAuditTrailClient, AuditTrailClient, RetryPolicy
+from audit_trail.client.testing import ALL_SCOPES
 from tests.api.tokens import KeyPair, Tokens
 from tests.client.targets import TARGETS, Target
 from tests.client.transports import Intercept
@@ -50,6 +51,9 @@ async def _async_iter(items: Iterator[Any]) -> AsyncIterator[Any]:
 class Clients(Protocol):
     target: Target
 
+    def token(self, scopes: Sequence[str] = ALL_SCOPES) -> str:
+        """A token of this test's tenant."""
+
     def __call__(
         self,
         *,
@@ -59,11 +63,15 @@ class Clients(Protocol):
     ) -> AsyncAuditTrailClient: ...
 
 
-@pytest.fixture(params=list(TARGETS))
+@pytest.fixture(scope="session", params=list(TARGETS))
 def target(
-    request: pytest.FixtureRequest, keys: KeyPair, tokens: Tokens, tmp_path: Path
+    request: pytest.FixtureRequest,
+    keys: KeyPair,
+    tokens: Tokens,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
-    with TARGETS[request.param](keys, tokens, tmp_path) as running:
+    """One running service for the session; each test has a tenant of its own."""
+    with TARGETS[request.param](keys, tokens, tmp_path_factory.mktemp(request.param)) as running:
         yield running
 
 
@@ -73,6 +81,7 @@ async def clients(request: pytest.FixtureRequest, target: Target) -> AsyncIterat
     scope in tenant acme), ``wrap``: a transport around the target's, ``options``:
     the client's own."""
     made: list[Any] = []
+    tenant = f"t-{uuid.uuid4().hex[:12]}"  # the service is shared: the tenant is not
 
     def make(
         *,
@@ -81,7 +90,7 @@ async def clients(request: pytest.FixtureRequest, target: Target) -> AsyncIterat
         **options: Any,
     ) -> AsyncAuditTrailClient:
         options.setdefault("retries", FAST_RETRIES)
-        bearer = token if token is not None else target.token()
+        bearer = token if token is not None else target.token(tenant)
         sync, asynchronous = target.transport, target.async_transport
         if wrap is not None:
             sync = asynchronous = wrap(sync, asynchronous)
@@ -96,6 +105,7 @@ async def clients(request: pytest.FixtureRequest, target: Target) -> AsyncIterat
         return cast(AsyncAuditTrailClient, client)
 
     make.target = target  # type: ignore[attr-defined]
+    make.token = lambda scopes=ALL_SCOPES: target.token(tenant, scopes)  # type: ignore[attr-defined]
     yield cast(Clients, make)
     for client in made:
         with contextlib.suppress(Exception):

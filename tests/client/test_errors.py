@@ -20,7 +20,7 @@ async def test_401_and_403(clients: Clients) -> None:
     with pytest.raises(Unauthorized) as caught:
         await clients(token="not-a-token").get("x")
     assert caught.value.status == 401
-    reader = clients(token=clients.target.token(scopes=["audit:read"]))
+    reader = clients(token=clients.token(["audit:read"]))
     with pytest.raises(Forbidden):
         await reader.record({"action": "x"})
 

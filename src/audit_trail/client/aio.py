@@ -4,63 +4,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from typing import TypeVar, Unpack
+from typing import TypeVar
 
 import httpx
 
-from audit_trail.client.flows import Flow, Outcome, Send, TokenSource
+from audit_trail.client.flows import Flow, Outcome, Running, Send
 from audit_trail.client.inputs import EntryLike, EntryQuery
 from audit_trail.client.models import Entry, History, LogKey, Page, Proof
-from audit_trail.client.settings import HEADERS, ClientOptions, ClientSettings
+from audit_trail.client.settings import ClientBase, HttpOptions
 
 T = TypeVar("T")
 
 
-class AsyncAuditTrailClient:
+class AsyncAuditTrailClient(ClientBase[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """``AuditTrailClient``'s methods, to await (``query`` is an async iterator), over
     ``httpx.AsyncClient``. ``transport``: any async httpx transport (e.g.
     ``FakeAuditTrail().async_transport`` in tests). Use it as an async context manager,
     or ``aclose()`` it."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: TokenSource = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        settings = ClientSettings(base_url, token, **options)
-        self._ops = settings.operations()
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            headers=HEADERS,
-        )
+    def _open(
+        self, transport: httpx.AsyncBaseTransport | None, options: HttpOptions
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, **options)
 
     async def _run(self, flow: Flow[T]) -> T:
+        running = Running(flow)
         outcome: Outcome = None
-        try:
-            while True:
-                step = flow.send(outcome)
-                if isinstance(step, Send):
-                    try:
-                        outcome = await self._http.request(
-                            step.method,
-                            step.path,
-                            params=step.params,
-                            json=step.json,
-                            headers=step.headers,
-                        )
-                    except httpx.TransportError as exc:
-                        outcome = exc
-                else:
-                    await asyncio.sleep(step.seconds)
-                    outcome = None
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        while (step := running.step(outcome)) is not None:
+            if isinstance(step, Send):
+                try:
+                    outcome = await self._http.request(step.method, step.path, **step.options())
+                except httpx.TransportError as exc:
+                    outcome = exc
+            else:
+                await asyncio.sleep(step.seconds)
+                outcome = None
+        return running.result
 
     async def check(self) -> bool:
         return await self._run(self._ops.check())

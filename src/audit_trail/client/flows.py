@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 import httpx
 
@@ -37,6 +37,16 @@ class Send:
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def options(self) -> RequestOptions:
+        """The keyword arguments of ``httpx.Client.request`` after method and path."""
+        return {"params": self.params, "json": self.json, "headers": self.headers}
+
+
+class RequestOptions(TypedDict):
+    params: Mapping[str, str] | None
+    json: Any
+    headers: Mapping[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
@@ -60,6 +70,22 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     authenticated: bool = True
+
+
+class Running(Generic[T]):
+    """A flow being run by a driver: ``step(outcome)`` hands it the outcome of its last
+    step and returns its next, or None once it is done and ``result`` holds its value."""
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self.result: T
+
+    def step(self, outcome: Outcome) -> Step | None:
+        try:
+            return self._flow.send(outcome)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
 
 
 def _token(source: TokenSource) -> str | None:

@@ -101,11 +101,7 @@ class Operations:
         return response.text
 
     def get_proof(
-        self,
-        entry_id: str,
-        revision: int | None = None,
-        tree_size: int | None = None,
-        verify: bool = True,
+        self, entry_id: str, revision: int | None, tree_size: int | None, verify: bool
     ) -> Flow[Proof]:
         params = {
             name: str(value)

@@ -4,62 +4,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar, Unpack
+from typing import TypeVar
 
 import httpx
 
-from audit_trail.client.flows import Flow, Outcome, Send, TokenSource
+from audit_trail.client.flows import Flow, Outcome, Running, Send
 from audit_trail.client.inputs import EntryLike, EntryQuery
 from audit_trail.client.models import Entry, History, LogKey, Page, Proof
-from audit_trail.client.settings import HEADERS, ClientOptions, ClientSettings
+from audit_trail.client.settings import ClientBase, HttpOptions
 
 T = TypeVar("T")
 
 
-class AuditTrailClient:
+class AuditTrailClient(ClientBase[httpx.BaseTransport, httpx.Client]):
     """A client of one audit-trail service. ``transport``: any httpx transport (e.g.
     ``FakeAuditTrail().transport`` in tests). Use it as a context manager, or
     ``close()`` it."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: TokenSource = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        settings = ClientSettings(base_url, token, **options)
-        self._ops = settings.operations()
-        self._http = httpx.Client(
-            transport=transport,
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            headers=HEADERS,
-        )
+    def _open(self, transport: httpx.BaseTransport | None, options: HttpOptions) -> httpx.Client:
+        return httpx.Client(transport=transport, **options)
 
     def _run(self, flow: Flow[T]) -> T:
+        running = Running(flow)
         outcome: Outcome = None
-        try:
-            while True:
-                step = flow.send(outcome)
-                if isinstance(step, Send):
-                    try:
-                        outcome = self._http.request(
-                            step.method,
-                            step.path,
-                            params=step.params,
-                            json=step.json,
-                            headers=step.headers,
-                        )
-                    except httpx.TransportError as exc:
-                        outcome = exc
-                else:
-                    time.sleep(step.seconds)
-                    outcome = None
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        while (step := running.step(outcome)) is not None:
+            if isinstance(step, Send):
+                try:
+                    outcome = self._http.request(step.method, step.path, **step.options())
+                except httpx.TransportError as exc:
+                    outcome = exc
+            else:
+                time.sleep(step.seconds)
+                outcome = None
+        return running.result
 
     def check(self) -> bool:
         """Whether the service answers its liveness probe."""
