@@ -4,14 +4,16 @@ implementation of the API: what it answers is what the service answers."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from litestar import Litestar
 
 from audit_trail.adapters.auth.minting import mint_token
 from audit_trail.client.testing.threaded import ThreadedApp
@@ -31,8 +33,10 @@ class FakeAuditTrail:
             )
 
     ``transport`` serves ``httpx.Client`` (``AuditTrailClient``), ``async_transport``
-    ``httpx.AsyncClient`` (``AsyncAuditTrailClient``) on any event loop. ``settings``:
-    Settings fields to change (``max_batch_entries=5``...)."""
+    ``httpx.AsyncClient`` (``AsyncAuditTrailClient``) on any event loop. ``async with``
+    runs the app on the current loop instead, and ``async_transport`` is then a plain
+    ``httpx.ASGITransport`` (there is no sync ``transport``: it would block that loop).
+    ``settings``: Settings fields to change (``max_batch_entries=5``...)."""
 
     base_url = BASE_URL
 
@@ -41,6 +45,8 @@ class FakeAuditTrail:
         self._secret = secrets.token_urlsafe(32)
         self._directory: tempfile.TemporaryDirectory[str] | None = None
         self._app: ThreadedApp | None = None
+        self._here: httpx.ASGITransport | None = None  # under ``async with``
+        self._stack = contextlib.AsyncExitStack()
 
     def settings(self, directory: Path) -> Settings:
         base = Settings(
@@ -76,20 +82,51 @@ class FakeAuditTrail:
 
     @property
     def async_transport(self) -> httpx.AsyncBaseTransport:
+        if self._here is not None:
+            return self._here
         return self._running().async_transport
 
     def _running(self) -> ThreadedApp:
         if self._app is None:
-            raise RuntimeError("FakeAuditTrail is not running: use it in a with block")
+            raise RuntimeError(
+                "FakeAuditTrail is not running in a thread: use it in a with block"
+                " (under async with, only async_transport serves)"
+            )
         return self._app
 
-    def __enter__(self) -> FakeAuditTrail:
+    def _create_app(self) -> Litestar:
         self._directory = tempfile.TemporaryDirectory(prefix="fake-audit-trail-")
-        app = create_app(self.settings(Path(self._directory.name)))
+        return create_app(self.settings(Path(self._directory.name)))
+
+    def _cleanup(self) -> None:
+        if self._directory is not None:
+            self._directory.cleanup()
+            self._directory = None
+
+    async def __aenter__(self) -> FakeAuditTrail:
+        app = self._create_app()
+        try:
+            await self._stack.enter_async_context(app.lifespan())
+        except BaseException:
+            self._cleanup()
+            raise
+        # Litestar types its ASGI callable more narrowly than httpx asks: it is one
+        self._here = httpx.ASGITransport(app=cast(Any, app))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            self._here = None
+            self._cleanup()
+
+    def __enter__(self) -> FakeAuditTrail:
+        app = self._create_app()
         try:
             self._app = ThreadedApp(app, app.lifespan).start()
         except BaseException:
-            self._directory.cleanup()
+            self._cleanup()
             raise
         return self
 
@@ -99,6 +136,4 @@ class FakeAuditTrail:
                 self._app.stop()
         finally:
             self._app = None
-            if self._directory is not None:
-                self._directory.cleanup()
-                self._directory = None
+            self._cleanup()
