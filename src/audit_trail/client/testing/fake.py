@@ -10,10 +10,9 @@ import secrets
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
-from litestar import Litestar
 
 from audit_trail.adapters.auth.minting import mint_token
 from audit_trail.client.testing.threaded import ThreadedApp
@@ -94,7 +93,7 @@ class FakeAuditTrail:
             )
         return self._app
 
-    def _create_app(self) -> Litestar:
+    def _create_app(self) -> Any:  # the Litestar app (typed more narrowly than httpx asks)
         self._directory = tempfile.TemporaryDirectory(prefix="fake-audit-trail-")
         return create_app(self.settings(Path(self._directory.name)))
 
@@ -110,8 +109,7 @@ class FakeAuditTrail:
         except BaseException:
             self._cleanup()
             raise
-        # Litestar types its ASGI callable more narrowly than httpx asks: it is one
-        self._here = httpx.ASGITransport(app=cast(Any, app))
+        self._here = httpx.ASGITransport(app=app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
