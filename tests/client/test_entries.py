@@ -76,8 +76,9 @@ async def test_a_batch_is_recorded_in_order(client: AsyncAuditTrailClient) -> No
 
 
 async def test_the_same_idempotency_key_records_once(client: AsyncAuditTrailClient) -> None:
-    first = await client.record(new_entry(), idempotency_key="k-1")
-    again = await client.record(new_entry(), idempotency_key="k-1")
+    key = 'k-1 "quoted" \\ key'  # sent as a Structured Field String, escaped
+    first = await client.record(new_entry(), idempotency_key=key)
+    again = await client.record(new_entry(), idempotency_key=key)
     assert again == first
     batch = await client.record_batch([new_entry(), new_entry()], idempotency_key="k-2")
     assert await client.record_batch([new_entry(), new_entry()], idempotency_key="k-2") == batch

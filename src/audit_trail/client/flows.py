@@ -88,6 +88,12 @@ class Running(Generic[T]):
             return None
 
 
+def _sf_string(value: str) -> str:
+    """``value`` as a Structured Field String (RFC 9651), as the Idempotency-Key draft
+    sends it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _token(source: TokenSource) -> str | None:
     return source() if callable(source) else source
 
@@ -105,7 +111,7 @@ def exchange(request: Request, token: TokenSource, policy: RetryPolicy) -> Flow[
         if bearer:
             headers["authorization"] = f"Bearer {bearer}"
         if request.idempotency_key is not None:
-            headers["idempotency-key"] = f'"{request.idempotency_key}"'
+            headers["idempotency-key"] = _sf_string(request.idempotency_key)
         outcome = yield Send(request.method, request.path, request.params, request.json, headers)
         last = attempt == attempts
         if isinstance(outcome, httpx.TransportError):

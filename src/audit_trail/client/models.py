@@ -54,6 +54,14 @@ class Entry:
         return cls(**{name: getattr(parsed, name) for name in names}, raw=dict(body))
 
 
+def entries_of(data: Any, what: str = "a list of entries") -> tuple[Entry, ...]:
+    """The entries of an answer ``{"items": [...], ...}``."""
+    items = _object(data, what).get("items")
+    if not isinstance(items, list):
+        raise UnexpectedResponse(f"{what} without items")
+    return tuple(Entry.from_json(item) for item in items)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of a query; ``next_cursor`` is None on the last."""
@@ -64,12 +72,11 @@ class Page:
 
     @classmethod
     def from_json(cls, data: Any) -> Page:
-        body = _object(data, "a page")
-        items = body.get("items")
-        cursor = body.get("next_cursor")
-        if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
-            raise UnexpectedResponse("a page without items or next_cursor")
-        return cls(tuple(Entry.from_json(item) for item in items), cursor, dict(body))
+        items = entries_of(data, "a page")
+        cursor = data.get("next_cursor")
+        if not (cursor is None or isinstance(cursor, str)):
+            raise UnexpectedResponse(f"a page with next_cursor {cursor!r}")
+        return cls(items, cursor, dict(data))
 
 
 @dataclass(frozen=True, slots=True)

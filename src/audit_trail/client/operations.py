@@ -12,7 +12,7 @@ from audit_trail.client import proofs
 from audit_trail.client.errors import UnexpectedResponse
 from audit_trail.client.flows import Flow, Request, TokenSource, exchange, json_of
 from audit_trail.client.inputs import EntryLike, EntryQuery, entry_json
-from audit_trail.client.models import Entry, History, LogKey, Page, Proof
+from audit_trail.client.models import Entry, History, LogKey, Page, Proof, entries_of
 from audit_trail.client.retry import RetryPolicy
 from audit_trail.verify.service import BASE_PATH
 
@@ -57,7 +57,7 @@ class Operations:
         payload = {"entries": [entry_json(e) for e in entries]}
         path = f"{BASE_PATH}/entries/batch"
         body = yield from self._call(Request("POST", path, json=payload, idempotency_key=key))
-        return Page.from_json({"next_cursor": None, **body}).items
+        return entries_of(body, "the recorded batch")
 
     def get(self, entry_id: str) -> Flow[Entry]:
         body = yield from self._call(Request("GET", _entry_path(entry_id)))
@@ -74,8 +74,7 @@ class Operations:
         while after is not None:
             params = {"after": str(after), "limit": str(HISTORY_PAGE)}
             body = yield from self._call(Request("GET", _entry_path(entry_id, "/history"), params))
-            page = Page.from_json({"next_cursor": None, **body})
-            revisions += page.items
+            revisions += entries_of(body, f"the history of {entry_id}")
             after = body.get("next_after")
             if after is not None and not isinstance(after, int):
                 raise UnexpectedResponse(f"history of {entry_id}: next_after {after!r}")
