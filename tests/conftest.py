@@ -8,7 +8,22 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.api.tokens import KeyPair, Tokens
 from tests.servers import MongodServer, RedisServer
+
+# --- tokens ---
+# The API and the client suites' token signing key, and tokens from it.
+
+
+@pytest.fixture(scope="session")
+def keys() -> KeyPair:
+    return KeyPair.generate()
+
+
+@pytest.fixture(scope="session")
+def tokens(keys: KeyPair) -> Tokens:
+    return Tokens(keys, KeyPair.generate())
+
 
 # --- real servers ---
 # Session-wide servers on free ports in temporary folders. A server that cannot

@@ -85,16 +85,6 @@ def api_settings(keys: KeyPair, tmp_path: Path, **overrides: Any) -> Settings:
     return dataclasses.replace(base, **overrides)
 
 
-@pytest.fixture(scope="session")
-def keys() -> KeyPair:
-    return KeyPair.generate()
-
-
-@pytest.fixture(scope="session")
-def tokens(keys: KeyPair) -> Tokens:
-    return Tokens(keys, KeyPair.generate())
-
-
 class Serve(Protocol):
     def __call__(
         self, framework: str, settings: Settings, container: Container | None = None
