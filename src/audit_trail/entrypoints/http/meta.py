@@ -14,10 +14,12 @@ from audit_trail.entrypoints.http.messages import HttpResponse, json_response
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
 # The docs are Swagger UI, vendored in the package (scripts/vendor-swagger-ui): it
-# runs its own scripts only, and talks to this origin only. React sets style
-# attributes, hence 'unsafe-inline' for styles; its CSS inlines SVG icons as data:.
+# runs its own scripts only, and talks to this origin only. No 'unsafe-inline' for
+# styles: React sets its inline styles through the CSSOM, which the policy allows
+# (tests/browser/test_docs_page.py records every violation); its CSS inlines SVG
+# icons as data: URIs, hence img-src data:.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
