@@ -8,17 +8,7 @@ from importlib.resources import files
 
 import pytest
 
-from audit_trail.entrypoints.http.assets import StaticBundle
 from tests.api.client import Api, problem
-
-DOCS_FILES = {"index.html", "init.js", "swagger-ui-bundle.js", "swagger-ui.css", "LICENSE.txt"}
-
-
-def test_the_docs_files_are_package_resources() -> None:
-    root = files("audit_trail").joinpath("web", "docs")
-    assert {item.name for item in root.iterdir()} >= DOCS_FILES
-    assert StaticBundle.from_package("docs").names >= DOCS_FILES
-    assert "swagger-ui-dist 5." in root.joinpath("VERSION.txt").read_text()
 
 
 @pytest.mark.parametrize("path", ["/docs", "/docs/"])
