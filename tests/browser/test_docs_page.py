@@ -50,6 +50,7 @@ def test_swagger_ui_lists_the_operations_and_tries_one_on_this_origin_only(
         page.get_by_text("Record one entry").first.wait_for()
         page.get_by_role("button", name="Authorize").wait_for()  # the bearerAuth scheme
         page.get_by_text("Problem types").first.wait_for()  # the description, on top
+        page.locator("a#not-found").wait_for(state="attached")  # a problem type's URI
 
         check_port = page.locator("#operations-service-checkPort")
         check_port.locator(".opblock-summary").click()
