@@ -15,6 +15,7 @@ ALLOW = {
     "/check-port": "GET, HEAD",
     "/openapi.json": "GET, HEAD",
     "/docs": "GET, HEAD",
+    "/docs/init.js": "GET, HEAD",
     "/metrics": "GET, HEAD",
     "/entries": "POST, GET, HEAD",
     "/entries/batch": "POST",
@@ -50,7 +51,17 @@ async def test_lower_case_post_records_nothing(api: Api) -> None:
     assert await api.items("/entries") == []
 
 
-@pytest.mark.parametrize("path", ["/check-port", "/openapi.json", "/docs", "/metrics", "/entries"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/check-port",
+        "/openapi.json",
+        "/docs",
+        "/docs/init.js",
+        "/metrics",
+        "/entries",
+    ],
+)
 async def test_every_get_route_answers_head_with_headers_and_no_body(api: Api, path: str) -> None:
     got = await api.call("GET", path)
     head = await api.call("HEAD", path)

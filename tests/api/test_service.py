@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -32,6 +31,7 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/check-port",
         "/apiv3/audit_trail/openapi.json",
         "/apiv3/audit_trail/docs",
+        "/apiv3/audit_trail/docs/{asset}",
         "/apiv3/audit_trail/metrics",
         "/apiv3/audit_trail/entries",
         "/apiv3/audit_trail/entries/batch",
@@ -71,22 +71,13 @@ async def test_openapi_document_states_each_operations_scope(api: Api) -> None:
     assert "422" in paths["/apiv3/audit_trail/entries"]["get"]["responses"]
 
 
-async def test_docs_page_is_self_contained_html(api: Api) -> None:
-    response = await api.call("GET", "/docs", anonymous=True)
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    page = response.text
-    assert 'href="/apiv3/audit_trail/openapi.json"' in page
-    assert "/apiv3/audit_trail/entries/{entry_id}/history" in page
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
-
-
 async def test_problem_types_point_to_a_section_of_the_docs_page(api: Api) -> None:
     body = problem(await api.call("GET", "/entries/unknown-id"), 404)
     page, _, anchor = body["type"].partition("#")
     assert page == "/apiv3/audit_trail/docs"
-    docs = (await api.call("GET", "/docs", anonymous=True)).text
-    assert f'id="{anchor}"' in docs
+    # the docs page (Swagger UI) shows the OpenAPI document's description on top
+    document = (await api.call("GET", "/openapi.json", anonymous=True)).json()
+    assert f'<a id="{anchor}"></a>' in document["info"]["description"]
 
 
 @pytest.mark.parametrize(

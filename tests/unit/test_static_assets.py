@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 import pytest
 
 from audit_trail.entrypoints.http.assets import StaticBundle
@@ -54,3 +56,13 @@ def test_an_unknown_name_is_404() -> None:
 def test_a_file_of_an_unknown_type_is_refused_when_the_bundle_is_made() -> None:
     with pytest.raises(ValueError, match="no content type"):
         StaticBundle({"run.exe": b"MZ"})
+
+
+DOCS_FILES = {"index.html", "init.js", "swagger-ui-bundle.js", "swagger-ui.css", "LICENSE.txt"}
+
+
+def test_the_vendored_swagger_ui_is_a_package_resource_the_docs_bundle_serves() -> None:
+    root = files("audit_trail").joinpath("web", "docs")
+    assert {item.name for item in root.iterdir()} >= DOCS_FILES
+    assert StaticBundle.from_package("docs").names >= DOCS_FILES
+    assert "swagger-ui-dist 5." in root.joinpath("VERSION.txt").read_text()

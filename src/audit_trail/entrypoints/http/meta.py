@@ -1,4 +1,4 @@
-"""The public endpoints: liveness, the OpenAPI document, the docs page, the metrics."""
+"""The public endpoints: liveness, the OpenAPI document, the docs (Swagger UI), the metrics."""
 
 from __future__ import annotations
 
@@ -9,33 +9,42 @@ import msgspec
 from audit_trail.adapters.cache.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from audit_trail.adapters.cache.metrics import render_prometheus
 from audit_trail.core.ports import QueryCache
-from audit_trail.entrypoints.http.docs_page import render_docs_page
+from audit_trail.entrypoints.http.assets import StaticBundle
 from audit_trail.entrypoints.http.messages import HttpResponse, json_response
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
-# The docs page runs no script and loads nothing; say so to the browser.
-_DOCS_HEADERS = (
-    ("content-type", "text/html; charset=utf-8"),
-    ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"),
+# The docs are Swagger UI, vendored in the package (scripts/vendor-swagger-ui): it
+# runs its own scripts only, and talks to this origin only. No 'unsafe-inline' for
+# styles: React sets its inline styles through the CSSOM, which the policy allows
+# (tests/browser/test_docs_page.py records every violation); its CSS inlines SVG
+# icons as data: URIs, hence img-src data:.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
 
 
 class MetaEndpoints:
-    """Serves the OpenAPI document and the docs page, both rendered once, and the
-    counters of the query cache (whatever ``stats`` the active cache keeps)."""
+    """Serves the OpenAPI document (rendered once), the docs (Swagger UI's files,
+    read once) and the counters of the query cache (whatever ``stats`` the active
+    cache keeps)."""
 
     def __init__(self, openapi: dict[str, Any], cache: QueryCache | None = None) -> None:
         self._cache = cache
         self._openapi = HttpResponse(
             200, (("content-type", "application/json"),), msgspec.json.encode(openapi)
         )
-        self._docs = HttpResponse(200, _DOCS_HEADERS, render_docs_page(openapi))
+        self._docs = StaticBundle.from_package(
+            "docs", headers=(("content-security-policy", DOCS_CSP),)
+        )
 
     def endpoints(self) -> dict[str, Endpoint]:
         return {
             "checkPort": self.check_port,
             "getOpenApi": self.openapi,
             "getDocs": self.docs,
+            "getDocsAsset": self.docs_asset,
             "getMetrics": self.metrics,
         }
 
@@ -46,7 +55,10 @@ class MetaEndpoints:
         return self._openapi
 
     async def docs(self, call: Call) -> HttpResponse:
-        return self._docs
+        return self._docs.response("index.html", call.request)
+
+    async def docs_asset(self, call: Call) -> HttpResponse:
+        return self._docs.response(call.path_param("asset"), call.request)
 
     async def metrics(self, call: Call) -> HttpResponse:
         text = render_prometheus(getattr(self._cache, "stats", None))

@@ -268,6 +268,25 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
+def _description() -> str:
+    """What the docs page shows on top: the service, and the problem types, each row
+    the target of its ``type`` URI (``/docs#<slug>``)."""
+    rows = "\n".join(
+        f'| <a id="{kind.slug}"></a>`{kind.slug}` | {kind.status} | {kind.title} '
+        f"| {kind.description} |"
+        for kind in PROBLEM_TYPES
+        if ":" not in kind.slug
+    )
+    return (
+        "Record who did what to which resource; query it back per tenant.\n\n"
+        "Send `Authorization: Bearer <JWT>` (the Authorize button, here).\n\n"
+        "## Problem types\n\n"
+        "Errors are `application/problem+json` (RFC 9457); their `type` points to a "
+        "row below.\n\n"
+        "| type | status | title | meaning |\n| --- | --- | --- | --- |\n" + rows
+    )
+
+
 def build_openapi(
     *, max_batch_entries: int, version: str = "0.1.0", routes: RouteTable = ROUTES
 ) -> dict[str, Any]:
@@ -279,7 +298,7 @@ def build_openapi(
         "info": {
             "title": "audit-trail",
             "version": version,
-            "description": "Record who did what to which resource; query it back per tenant.",
+            "description": _description(),
         },
         "servers": [{"url": "/"}],
         "paths": paths,

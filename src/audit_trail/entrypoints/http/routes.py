@@ -136,9 +136,17 @@ ROUTES = RouteTable(
             "GET",
             "/docs",
             "getDocs",
-            "The API documentation page",
+            "The API documentation (Swagger UI)",
             None,
             media_type="text/html",
+        ),
+        Route(
+            "GET",
+            "/docs/{asset}",
+            "getDocsAsset",
+            "A file of the API documentation (Swagger UI's script, style sheet, licence)",
+            None,
+            media_type="application/octet-stream",
         ),
         Route(
             "GET",
