@@ -142,6 +142,22 @@ ROUTES = RouteTable(
         ),
         Route(
             "GET",
+            "/viewer",
+            "getViewer",
+            "The audit-log viewer page (also at /viewer/; docs/viewer.md)",
+            None,
+            media_type="text/html",
+        ),
+        Route(
+            "GET",
+            "/viewer/{asset}",
+            "getViewerAsset",
+            "A file of the viewer (viewer.js: the <audit-trail-viewer> element)",
+            None,
+            media_type="text/javascript",
+        ),
+        Route(
+            "GET",
             "/metrics",
             "getMetrics",
             "Query cache counters, in the Prometheus text format",
