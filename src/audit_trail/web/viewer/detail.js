@@ -66,11 +66,13 @@ export function renderDetail(history, selected, verdict, onSelect, onClose) {
     .sort()
     .map((path) => h("tr", { "data-path": path }, h("th", { scope: "row" }, path), h("td", {}, value(fields[path]))));
   const changes = diff(previous, current);
-  const diffTable = changes.length
+  const diffTable = !previous
+    ? h("p", { class: "diff-empty" }, "The first revision: every field above was recorded as shown.")
+    : changes.length
     ? h(
         "table",
         { class: "diff" },
-        h("caption", {}, previous ? `Changes from revision ${previous.revision}` : "Recorded fields"),
+        h("caption", {}, `Changes from revision ${previous.revision}`),
         h("thead", {}, h("tr", {}, ["Field", "Change", "Before", "After"].map((t) => h("th", { scope: "col" }, t)))),
         h(
           "tbody",

@@ -25,6 +25,11 @@ class ApiError extends Error {
   }
 }
 
+/** "2026-11-28 09:30:00Z" (milliseconds only when there are some). */
+function when(iso) {
+  return iso.replace("T", " ").replace(".000Z", "Z");
+}
+
 export class AuditTrailViewer extends HTMLElement {
   static observedAttributes = ["base-url", "token", "log-key", "page-size"];
 
@@ -216,7 +221,7 @@ export class AuditTrailViewer extends HTMLElement {
               tabindex: index === 0 ? "0" : "-1",
               onclick: () => this.open(entry.id),
             },
-            h("time", { datetime: entry.occurred_at }, entry.occurred_at.replace("T", " ").replace("Z", " UTC")),
+            h("time", { datetime: entry.occurred_at, title: entry.occurred_at }, when(entry.occurred_at)),
             h("span", { class: "actor" }, entry.actor?.name ? `${entry.actor.name} (${entry.actor.id})` : entry.actor?.id),
             h("span", { class: "action" }, entry.action),
             h("span", { class: "target" }, entry.target ? `${entry.target.type}:${entry.target.id}` : ""),
