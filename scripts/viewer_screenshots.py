@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
 from tests.browser.viewer_support import (  # noqa: E402
     CHECKPOINT_LAG_SECONDS,
     viewer_service,
