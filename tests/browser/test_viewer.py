@@ -7,6 +7,7 @@ first page of a 1,000-entry tenant and the verification of its 50 entries are ti
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from tests.browser.viewer_support import (
     token,
     viewer_service,
 )
+from tests.contracts import rfc9162
 
 pytestmark = pytest.mark.timeout(120)
 BUDGET_MS = 1000.0
@@ -318,3 +320,75 @@ def test_the_viewer_verifies_on_the_other_app_too(app: str, page: Page, tmp_path
         page.goto(service.viewer_url("acme"))
         ready(page)
         assert list(badges(page).values()) == ["verified"] * 3
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _inclusion_path(index: int, hashes: list[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) of RFC 9162 §2.1.3.1, written out from the RFC."""
+    if len(hashes) <= 1:
+        return []
+    split = 1 << ((len(hashes) - 1).bit_length() - 1)
+    if index < split:
+        return [*_inclusion_path(index, hashes[:split]), rfc9162.tree_hash(hashes[split:])]
+    return [*_inclusion_path(index - split, hashes[split:]), rfc9162.tree_hash(hashes[:split])]
+
+
+def test_the_browser_inclusion_check_is_rfc9162(page: Page, seeded: Seeded) -> None:
+    page.goto(f"{seeded.service.url}{VIEWER}")
+    cases = []
+    for size in range(1, 18):
+        hashes = [rfc9162.leaf_hash(b"leaf %d" % i) for i in range(size)]
+        root = rfc9162.tree_hash(hashes)
+        for index in range(size):
+            path = _inclusion_path(index, hashes)
+            cases.append([b64(hashes[index]), index, size, [b64(p) for p in path], b64(root)])
+    results = page.evaluate(
+        """async ([url, cases]) => {
+          const v = await import(url);
+          const root = async (leaf, index, size, path) => {
+            try {
+              const got = await v.rootFromInclusion(
+                v.fromBase64(leaf), index, size, path.map((p) => v.fromBase64(p)));
+              return v.toBase64(got);
+            } catch (error) { return "refused"; }
+          };
+          const out = [];
+          for (const [leaf, index, size, path, expected] of cases) {
+            const right = await root(leaf, index, size, path);
+            const wrongIndex = size > 1 ? await root(leaf, (index + 1) % size, size, path) : null;
+            const longer = await root(leaf, index, size, [...path, leaf]);
+            out.push([right === expected, wrongIndex !== expected, longer !== expected]);
+          }
+          return out;
+        }""",
+        [f"{seeded.service.url}{VIEWER}verify.js", cases],
+    )
+    assert len(results) == sum(range(1, 18))
+    assert all(all(checks) for checks in results)
+
+
+def test_every_control_has_a_name_and_keyboard_focus_shows(page: Page, seeded: Seeded) -> None:
+    open_viewer(page, seeded, "acme")
+    unnamed = page.evaluate(
+        """(name) => [...document.querySelector(name).shadowRoot
+              .querySelectorAll("input, select, button")]
+            .filter((el) => el.tagName === "BUTTON"
+              ? !el.textContent.trim() : !el.closest("label")?.textContent.trim())
+            .map((el) => el.outerHTML)""",
+        ELEMENT,
+    )
+    assert unnamed == []
+    page.locator(f"{ELEMENT} input[name=actor_id]").focus()
+    page.keyboard.press("Tab")
+    outline = page.evaluate(
+        """(name) => {
+          const active = document.querySelector(name).shadowRoot.activeElement;
+          return [active.name, getComputedStyle(active).outlineStyle];
+        }""",
+        ELEMENT,
+    )
+    assert outline == ["target_type", "solid"]
+    assert page.locator(f"{ELEMENT} [role=status]").get_attribute("aria-live") == "polite"
