@@ -392,3 +392,17 @@ def test_every_control_has_a_name_and_keyboard_focus_shows(page: Page, seeded: S
     )
     assert outline == ["target_type", "solid"]
     assert page.locator(f"{ELEMENT} [role=status]").get_attribute("aria-live") == "polite"
+
+
+@pytest.mark.parametrize(("button", "lines"), [("Export NDJSON", 4 + 1), ("Export CSV", 1 + 4)])
+def test_export_downloads_the_filtered_entries(
+    page: Page, seeded: Seeded, button: str, lines: int
+) -> None:
+    open_viewer(page, seeded, "acme")
+    page.get_by_label("Actor").fill("u-bob")
+    click_and_wait(page, "Apply filters")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=button).click()
+    body = Path(download.value.path()).read_text()
+    assert len(body.splitlines()) == lines  # 4 entries, and the trailer or the header
+    assert body.count("u-bob") >= 4

@@ -6,7 +6,8 @@
 
 import { h, badge } from "./dom.js";
 import { renderDetail } from "./detail.js";
-import { parseVkey, servedVkey, verifyCheckpoint, verifyEntry } from "./verify.js";
+import { LogChecker } from "./checker.js";
+import { ApiClient, ApiError } from "./client.js";
 
 const HERE = new URL(".", import.meta.url);
 const DEFAULT_BASE = new URL("..", HERE).href.replace(/\/$/, "");
@@ -17,13 +18,6 @@ const FILTERS = [
   ["target_id", "Target"],
   ["action", "Action (prefix*)"],
 ];
-
-class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
 
 /** "2026-11-28 09:30:00Z" (milliseconds only when there are some). */
 function when(iso) {
@@ -38,8 +32,6 @@ export class AuditTrailViewer extends HTMLElement {
   #filters = {};
   #items = [];
   #verdicts = new Map(); // entry id -> {state, reason}
-  #checkpoints = new Map(); // note text -> Promise<checkpoint>
-  #verifier = null;
   #started = 0;
   #generation = 0;
   timings = { firstRender: null, verify: null, verified: 0, failed: 0 };
@@ -47,6 +39,8 @@ export class AuditTrailViewer extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
+    this.client = new ApiClient(() => this.baseUrl, () => this.token);
+    this.checker = new LogChecker(this.client, () => this.getAttribute("log-key"));
   }
 
   get token() {
@@ -78,8 +72,7 @@ export class AuditTrailViewer extends HTMLElement {
   attributeChangedCallback(name, before, after) {
     if (before === after || !this.shadowRoot.childElementCount) return;
     if (name === "log-key" || name === "base-url") {
-      this.#verifier = null;
-      this.#checkpoints.clear();
+      this.checker.forget();
     }
     this.reload();
   }
@@ -159,23 +152,6 @@ export class AuditTrailViewer extends HTMLElement {
     this.#load();
   }
 
-  async #api(path, params = {}, { text = false } = {}) {
-    const url = new URL(this.baseUrl + path);
-    for (const [name, value] of Object.entries(params)) {
-      if (value !== null && value !== undefined) url.searchParams.set(name, value);
-    }
-    const headers = this.token ? { Authorization: `Bearer ${this.token}` } : {};
-    const response = await fetch(url, { headers, credentials: "omit", referrerPolicy: "no-referrer" });
-    if (!response.ok) {
-      let detail = `${response.status} ${response.statusText}`;
-      try {
-        detail = (await response.json()).detail ?? detail;
-      } catch {}
-      throw new ApiError(response.status, detail);
-    }
-    return text ? response.text() : response.json();
-  }
-
   async #load() {
     const generation = ++this.#generation;
     if (!this.token) {
@@ -188,7 +164,7 @@ export class AuditTrailViewer extends HTMLElement {
     let page;
     try {
       const cursor = this.#cursors.at(-1);
-      page = await this.#api("/entries", { ...this.#filters, limit: this.pageSize, cursor });
+      page = await this.client.json("/entries", { ...this.#filters, limit: this.pageSize, cursor });
     } catch (error) {
       if (generation === this.#generation) {
         this.#say(`Could not load entries: ${error.message}`, true);
@@ -253,58 +229,12 @@ export class AuditTrailViewer extends HTMLElement {
     target.focus();
   }
 
-  async #trust() {
-    if (!this.#verifier) {
-      const pinned = this.getAttribute("log-key");
-      this.#verifier = (async () => parseVkey(pinned || (await servedVkey(await this.#api("/log/key")))))();
-      this.#verifier.catch(() => (this.#verifier = null));
-    }
-    return this.#verifier;
-  }
-
-  #checkpoint(note) {
-    if (!this.#checkpoints.has(note)) {
-      this.#checkpoints.set(note, this.#trust().then((verifier) => verifyCheckpoint(note, verifier)));
-    }
-    return this.#checkpoints.get(note);
-  }
-
-  async #proof(entry, size) {
-    const params = { revision: entry.revision, tree_size: size };
-    try {
-      return await this.#api(`/entries/${encodeURIComponent(entry.id)}/proof`, params);
-    } catch (error) {
-      // newer than the page's checkpoint: the latest one covers it
-      if (!(error instanceof ApiError) || error.status >= 500 || error.status === 404) throw error;
-      return this.#api(`/entries/${encodeURIComponent(entry.id)}/proof`, { revision: entry.revision });
-    }
-  }
-
-  async #verifyOne(entry, head) {
-    try {
-      const proof = await this.#proof(entry, head?.size);
-      const checkpoint = await this.#checkpoint(proof.checkpoint);
-      const { withheld } = await verifyEntry(entry, proof, checkpoint);
-      const note = withheld.length ? `withheld: ${withheld.join(", ")}` : null;
-      return { state: "ok", reason: `in the signed log of ${checkpoint.size} leaves${note ? `; ${note}` : ""}` };
-    } catch (error) {
-      return { state: "bad", reason: error.message };
-    }
-  }
-
   async #verifyPage(generation) {
     const started = performance.now();
     const items = this.#items;
     this.dataset.state = "verifying";
     this.#say(`Verifying ${items.length} entries\u2026`);
-    // one checkpoint for the page: its signature is checked once, every proof is to it
-    let head = null;
-    try {
-      head = await this.#checkpoint(await this.#api("/log/checkpoint", {}, { text: true }));
-    } catch (error) {
-      head = null; // each proof then brings its own checkpoint, whose signature is checked
-    }
-    const verdicts = await Promise.all(items.map((entry) => this.#verifyOne(entry, head)));
+    const verdicts = await this.checker.page(items);
     if (generation !== this.#generation) return;
     let failed = 0;
     items.forEach((entry, index) => {
@@ -330,7 +260,7 @@ export class AuditTrailViewer extends HTMLElement {
     this.#say("Loading the entry\u2026");
     let history;
     try {
-      history = (await this.#api(`/entries/${encodeURIComponent(id)}/history`, { limit: 1000 })).items;
+      history = (await this.client.json(`/entries/${encodeURIComponent(id)}/history`, { limit: 1000 })).items;
     } catch (error) {
       this.#say(`Could not load the entry: ${error.message}`, true);
       return;
@@ -355,16 +285,14 @@ export class AuditTrailViewer extends HTMLElement {
   async #export(format) {
     this.#say(`Exporting ${format.toUpperCase()}\u2026`);
     try {
-      const url = new URL(`${this.baseUrl}/entries/export`);
-      for (const [name, value] of Object.entries({ ...this.#filters, format })) url.searchParams.set(name, value);
-      const response = await fetch(url, { headers: { Authorization: `Bearer ${this.token}` }, credentials: "omit" });
-      if (!response.ok) throw new ApiError(response.status, response.status === 404 ? "export is not available" : `${response.status}`);
+      const response = await this.client.fetch("/entries/export", { ...this.#filters, format });
       const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `audit-trail.${format}` });
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
       this.#say(`Exported ${format.toUpperCase()}.`);
     } catch (error) {
-      this.#say(`Export failed: ${error.message}`, true);
+      const missing = error instanceof ApiError && error.status === 404;
+      this.#say(`Export failed: ${missing ? "the service has no export" : error.message}`, true);
     }
   }
 
