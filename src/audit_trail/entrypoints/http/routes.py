@@ -142,6 +142,14 @@ ROUTES = RouteTable(
         ),
         Route(
             "GET",
+            "/metrics",
+            "getMetrics",
+            "Query cache counters, in the Prometheus text format",
+            None,
+            media_type="text/plain",
+        ),
+        Route(
+            "GET",
             "/viewer",
             "getViewer",
             "The audit-log viewer page (also at /viewer/; docs/viewer.md)",
@@ -155,14 +163,6 @@ ROUTES = RouteTable(
             "A file of the viewer (viewer.js: the <audit-trail-viewer> element)",
             None,
             media_type="text/javascript",
-        ),
-        Route(
-            "GET",
-            "/metrics",
-            "getMetrics",
-            "Query cache counters, in the Prometheus text format",
-            None,
-            media_type="text/plain",
         ),
         Route(
             "POST",
