@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Route
 
 from audit_trail.core.integrity.canonical import canonical_json
 from tests.browser.viewer_support import (
+    BASE_TIME,
     CHECKPOINT_LAG_SECONDS,
     VIEWER,
     Viewed,
@@ -166,7 +168,9 @@ def test_paging_goes_forward_and_back(page: Page, seeded: Seeded) -> None:
     assert page.get_by_role("button", name="Previous page").is_disabled()
 
 
-def test_filtering_by_actor_and_outcome_narrows_the_timeline(page: Page, seeded: Seeded) -> None:
+def test_filtering_by_actor_outcome_and_time_range_narrows_the_timeline(
+    page: Page, seeded: Seeded
+) -> None:
     open_viewer(page, seeded, "acme")
     assert len(rows(page)) == 12
     page.get_by_label("Actor").fill("u-bob")
@@ -178,6 +182,14 @@ def test_filtering_by_actor_and_outcome_narrows_the_timeline(page: Page, seeded:
     assert len(rows(page)) == 1
     click_and_wait(page, "Clear")
     assert len(rows(page)) == 12
+    # a time range, typed in the browser's local time and sent as UTC: minutes 5 to 8
+    offset = page.evaluate("() => new Date('2026-11-28T09:00:00Z').getTimezoneOffset()")
+    local = BASE_TIME - timedelta(minutes=offset)
+    for label, minutes in (("From", 5), ("To", 8)):
+        value = (local + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S")
+        page.get_by_label(label, exact=True).fill(value)
+    click_and_wait(page, "Apply filters")
+    assert len(rows(page)) == 4  # both ends included
 
 
 def test_an_amended_entry_shows_its_revisions_and_field_diff(page: Page, seeded: Seeded) -> None:
