@@ -11,8 +11,8 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
