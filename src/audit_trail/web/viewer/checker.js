@@ -58,14 +58,22 @@ export class LogChecker {
     }
   }
 
-  /** A verdict {state: "ok" | "bad", reason} for each entry, in order. */
-  async page(entries) {
-    let head = null;
+  /** The latest checkpoint, verified, or null when it cannot be had (each proof then
+   * brings its own checkpoint, whose signature is checked). Ask for it alongside the
+   * page of entries: it does not depend on them. */
+  async head() {
+    this.#trust().catch(() => {}); // the key, at the same time (its failure shows per entry)
     try {
-      head = await this.#checkpoint(await this.client.text("/log/checkpoint"));
+      return await this.#checkpoint(await this.client.text("/log/checkpoint"));
     } catch {
-      head = null; // each proof then brings its own checkpoint, whose signature is checked
+      return null;
     }
-    return Promise.all(entries.map((entry) => this.#one(entry, head)));
+  }
+
+  /** A verdict {state: "ok" | "bad", reason} for each entry, in order, with every proof
+   * asked for the tree size of ``head`` (a promise of head()). */
+  async page(entries, head = this.head()) {
+    const checkpoint = await head;
+    return Promise.all(entries.map((entry) => this.#one(entry, checkpoint)));
   }
 }

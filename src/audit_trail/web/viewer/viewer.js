@@ -161,6 +161,7 @@ export class AuditTrailViewer extends HTMLElement {
     const started = this.timings.firstRender === null ? this.#started : performance.now();
     this.dataset.state = "loading";
     this.#say("Loading entries\u2026");
+    const head = this.checker.head(); // the checkpoint and the key, while the page loads
     let page;
     try {
       const cursor = this.#cursors.at(-1);
@@ -179,7 +180,7 @@ export class AuditTrailViewer extends HTMLElement {
     const rendered = performance.now() - started;
     if (this.timings.firstRender === null) this.timings.firstRender = rendered;
     this.#event("atv-page", { count: page.items.length, ms: rendered, page: this.#cursors.length });
-    await this.#verifyPage(generation);
+    await this.#verifyPage(generation, head);
   }
 
   #renderList() {
@@ -229,12 +230,12 @@ export class AuditTrailViewer extends HTMLElement {
     target.focus();
   }
 
-  async #verifyPage(generation) {
+  async #verifyPage(generation, head) {
     const started = performance.now();
     const items = this.#items;
     this.dataset.state = "verifying";
     this.#say(`Verifying ${items.length} entries\u2026`);
-    const verdicts = await this.checker.page(items);
+    const verdicts = await this.checker.page(items, head);
     if (generation !== this.#generation) return;
     let failed = 0;
     items.forEach((entry, index) => {
