@@ -249,19 +249,27 @@ def test_an_entry_changed_in_the_database_is_not_verified(page: Page, seeded: Se
     assert "NOT verify" in page.locator(f"{ELEMENT} .status").inner_text()
 
 
+def _forged_note(route: Route) -> None:
+    answer = route.fetch()
+    route.fulfill(response=answer, body=forge_signature(answer.text()))
+
+
+def _forged_proof(route: Route) -> None:
+    answer = route.fetch()
+    body = answer.json()
+    body["checkpoint"] = forge_signature(body["checkpoint"])
+    route.fulfill(response=answer, body=json.dumps(body))
+
+
+def forge_checkpoints(page: Page) -> None:
+    """Every checkpoint the page gets, the served one and those in proofs, with a
+    signature that does not verify."""
+    page.route("**/log/checkpoint", _forged_note)
+    page.route("**/proof?*", _forged_proof)
+
+
 def test_a_forged_checkpoint_signature_is_not_verified(page: Page, seeded: Seeded) -> None:
-    def forged_note(route: Route) -> None:
-        answer = route.fetch()
-        route.fulfill(response=answer, body=forge_signature(answer.text()))
-
-    def forged_proof(route: Route) -> None:
-        answer = route.fetch()
-        body = answer.json()
-        body["checkpoint"] = forge_signature(body["checkpoint"])
-        route.fulfill(response=answer, body=json.dumps(body))
-
-    page.route("**/log/checkpoint", forged_note)
-    page.route("**/proof?*", forged_proof)
+    forge_checkpoints(page)
     open_viewer(page, seeded, "acme")
     assert set(badges(page).values()) == {"not verified"}
 
@@ -418,3 +426,37 @@ def test_export_downloads_the_filtered_entries(
     body = Path(download.value.path()).read_text()
     assert len(body.splitlines()) == lines  # 4 entries, and the trailer or the header
     assert body.count("u-bob") >= 4
+
+
+CONTRAST = """(name) => {
+  const root = document.querySelector(name).shadowRoot;
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => v / 255)
+      .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (let at = el; at; at = at.parentElement || at.getRootNode().host) {
+      const bg = getComputedStyle(at).backgroundColor;
+      if (!/rgba\\(.*, 0\\)$/.test(bg) && bg !== "transparent") return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  const ratio = (el) => {
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  const pick = [".badge", ".status", ".entry time", ".action", ".filters label", "button.export"];
+  return Object.fromEntries(pick.map((s) => [s, ratio(root.querySelector(s))]));
+}"""
+
+
+def test_text_contrast_is_at_least_4_5_to_1(page: Page, seeded: Seeded) -> None:
+    open_viewer(page, seeded, "acme")
+    verified = page.evaluate(CONTRAST, ELEMENT)
+    forge_checkpoints(page)  # now every badge says "not verified", the status alerts
+    page.goto("about:blank")
+    open_viewer(page, seeded, "acme")
+    failed = page.evaluate(CONTRAST, ELEMENT)
+    assert min([*verified.values(), *failed.values()]) >= 4.5, (verified, failed)
