@@ -33,6 +33,8 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/docs",
         "/apiv3/audit_trail/docs/{asset}",
         "/apiv3/audit_trail/metrics",
+        "/apiv3/audit_trail/viewer",
+        "/apiv3/audit_trail/viewer/{asset}",
         "/apiv3/audit_trail/entries",
         "/apiv3/audit_trail/entries/batch",
         "/apiv3/audit_trail/entries/export",

@@ -64,6 +64,7 @@ from audit_trail.core.usecases.webhooks import WebhookRegistry
 from audit_trail.core.webhooks.worker import SubscriptionWorker
 from audit_trail.entrypoints.http.api import HttpApi
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
+from audit_trail.entrypoints.http.cors import CorsPolicy
 from audit_trail.entrypoints.http.entries import EntryEndpoints
 from audit_trail.entrypoints.http.erase import EraseEndpoint
 from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
@@ -72,6 +73,7 @@ from audit_trail.entrypoints.http.holds import HoldEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.http.stream import StreamEndpoint
+from audit_trail.entrypoints.http.viewer import ViewerEndpoints
 from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
@@ -260,6 +262,7 @@ def build_http_api(
     stream: StreamEndpoint,
     holds: HoldEndpoints,
     webhooks: WebhookEndpoints,
+    viewer: ViewerEndpoints,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -271,9 +274,11 @@ def build_http_api(
             "streamChanges": stream.stream_changes,
             **holds.endpoints(),
             **webhooks.endpoints(),
+            **viewer.endpoints(),
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
+        cors=CorsPolicy(settings.cors_origins),
     )
 
 
@@ -449,6 +454,7 @@ class Container(containers.DeclarativeContainer):
     authenticator = providers.Singleton(BearerAuthenticator, verifier)
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)
+    viewer_endpoints = providers.Singleton(ViewerEndpoints)
     http_api = providers.Singleton(
         build_http_api,
         entry_endpoints,
@@ -461,6 +467,7 @@ class Container(containers.DeclarativeContainer):
         stream=stream_endpoint,
         holds=hold_endpoints,
         webhooks=webhook_endpoints,
+        viewer=viewer_endpoints,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, route
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
-from litestar.exceptions import HTTPException, MethodNotAllowedException
+from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
@@ -89,17 +89,30 @@ def _handler_for(api_route: Route) -> HTTPRouteHandler:
     return handler
 
 
-def _options_refused(template: str, index: int) -> HTTPRouteHandler:
+def _options(template: str, index: int, max_body_bytes: int) -> HTTPRouteHandler:
     """Litestar answers OPTIONS on every path that has no OPTIONS handler of its own;
-    the API has no OPTIONS operation, so this one makes it the same 405 as any other
-    method the path does not list."""
+    the API has no OPTIONS operation, so this one answers a CORS preflight from a listed
+    origin and makes any other OPTIONS the same 405 as a method the path does not list."""
 
-    async def refuse() -> Response[bytes]:
-        raise MethodNotAllowedException()
+    async def options(
+        request: Request[Any, Any, Any], api: NamedDependency[HttpApi]
+    ) -> Response[bytes]:
+        http_request = build_request(
+            method=request.method,
+            path_params={},
+            raw_query=b"",
+            raw_headers=request.scope.get("headers", []),
+            body=b"",
+            client=None,
+        )
+        response = api.preflight(template, http_request) or framework_problem(
+            405, request.method, request.url.path, max_body_bytes=max_body_bytes
+        )
+        return _to_litestar(response)
 
     handler: HTTPRouteHandler = route(
         _litestar_path(template), http_method=HttpMethod.OPTIONS, name=f"options{index}"
-    )(refuse)
+    )(options)
     return handler
 
 
@@ -135,7 +148,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
 
     # OPTIONS first: a path registered without one gets Litestar's automatic OPTIONS
     # handler, which an explicit one registered later would collide with.
-    handlers = [_options_refused(t, i) for i, t in enumerate(ROUTES.paths)]
+    handlers = [_options(t, i, settings.max_body_bytes) for i, t in enumerate(ROUTES.paths)]
     handlers += [_handler_for(r) for r in ROUTES.routes]
     app = Litestar(
         route_handlers=handlers,

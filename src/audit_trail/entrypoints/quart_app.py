@@ -141,6 +141,36 @@ def create_app(settings: Settings, container: Container | None = None) -> Quart:
             provide_automatic_options=False,
         )
 
+    def options_for(template: str) -> Callable[..., Awaitable[Response]]:
+        async def options(**path_params: str) -> Response:
+            if _raw_method() != "OPTIONS":
+                raise MethodNotAllowed()
+            api: HttpApi = app.config[HTTP_API]
+            http_request = build_request(
+                method="OPTIONS",
+                path_params=path_params,
+                raw_query=b"",
+                raw_headers=request.scope.get("headers", []),
+                body=b"",
+                client=None,
+            )
+            response = api.preflight(template, http_request)
+            if response is None:
+                raise MethodNotAllowed()
+            return _to_quart(response)
+
+        return options
+
+    # OPTIONS: a CORS preflight from a listed origin, else 405 (the shared layer decides)
+    for index, template in enumerate(ROUTES.paths):
+        app.add_url_rule(
+            _quart_path(template, ROUTES),
+            endpoint=f"options{index}",
+            view_func=options_for(template),
+            methods=["OPTIONS"],
+            provide_automatic_options=False,
+        )
+
     @app.errorhandler(HTTPException)
     async def framework_error(error: HTTPException) -> Response:
         problem = framework_problem(

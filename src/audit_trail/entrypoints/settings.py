@@ -70,6 +70,7 @@ class Settings:
     max_batch_entries: int = 1000
     export_page_size: int = 500  # entries per storage read of GET /entries/export
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
+    cors_origins: tuple[str, ...] = ()  # exact origins that may call the API from a browser
     idempotency_ttl_seconds: int = 86_400  # how long an Idempotency-Key's outcome is kept
     idempotency_lease_seconds: float = 30.0  # a keyed request in flight holds its key this long
     # the change stream (GET /stream)

@@ -14,6 +14,7 @@ from http import HTTPStatus
 
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.body import check_body_size, too_large
+from audit_trail.entrypoints.http.cors import CorsPolicy
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
 from audit_trail.entrypoints.http.problems import (
     MALFORMED_REQUEST,
@@ -43,6 +44,7 @@ class HttpApi:
         *,
         max_body_bytes: int,
         routes: RouteTable = ROUTES,
+        cors: CorsPolicy | None = None,
     ) -> None:
         missing = {r.operation for r in routes.routes} - endpoints.keys()
         if missing:
@@ -50,6 +52,8 @@ class HttpApi:
         self._endpoints = dict(endpoints)
         self._authenticator = authenticator
         self._max_body_bytes = max_body_bytes
+        self._routes = routes
+        self._cors = cors or CorsPolicy()
 
     async def serve(self, route: Route, request: HttpRequest) -> HttpResponse:
         """The response to ``request``, which the app routed to ``route``.
@@ -59,11 +63,17 @@ class HttpApi:
             response = await self._run(route, request)
         except Exception as exc:
             response = known_problem(exc) or _unexpected(request, route)
+        response = self._cors.decorate(request, response)
         if request.method != "HEAD":
             return response
         if response.stream is not None:
             await response.stream.aclose()
         return replace(response, body=b"", stream=None)
+
+    def preflight(self, template: str, request: HttpRequest) -> HttpResponse | None:
+        """The answer to an OPTIONS request on the path ``template``: a CORS preflight
+        from a listed origin (``AUDIT_CORS_ORIGINS``), or None (the app's 405)."""
+        return self._cors.preflight(request, self._routes.paths.get(template, ()))
 
     async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
         check_body_size(request, self._max_body_bytes)

@@ -157,6 +157,22 @@ ROUTES = RouteTable(
             media_type="text/plain",
         ),
         Route(
+            "GET",
+            "/viewer",
+            "getViewer",
+            "The audit-log viewer page (also at /viewer/; docs/viewer.md)",
+            None,
+            media_type="text/html",
+        ),
+        Route(
+            "GET",
+            "/viewer/{asset}",
+            "getViewerAsset",
+            "A file of the viewer (viewer.js: the <audit-trail-viewer> element)",
+            None,
+            media_type="text/javascript",
+        ),
+        Route(
             "POST",
             "/entries",
             "recordEntry",
