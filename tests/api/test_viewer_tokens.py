@@ -154,9 +154,12 @@ async def test_the_change_stream_holds_the_restricted_changes_alone(viewer: View
     changes = await reader.changes(restricted, EntryFilters(), 0, size)
     assert [change.data["id"] for change in changes] == [viewer.ada["id"]]
     elsewhere = Restriction(target_type="sheet", target_id="nothing")
-    assert await reader.changes(
-        Principal("v", "acme", frozenset({READ}), elsewhere), EntryFilters(), 0, size
-    ) == []
+    assert (
+        await reader.changes(
+            Principal("v", "acme", frozenset({READ}), elsewhere), EntryFilters(), 0, size
+        )
+        == []
+    )
 
 
 async def test_a_viewer_token_is_refused_on_writes_and_admin_routes(viewer: Viewer) -> None:
@@ -240,3 +243,14 @@ async def test_a_token_of_another_tenant_sees_nothing_of_this_one(viewer: Viewer
     assert response.json()["tenant"] == "globex"
     assert await viewer.ids(token) == []
     problem(await viewer.get(f"/entries/{viewer.ada['id']}", token), 404)
+
+
+async def test_a_query_proof_answers_the_restricted_query(viewer: Viewer) -> None:
+    token = await viewer.token(actor_id="u-ada")
+    response = await viewer.get("/entries", token, proof="1")
+    assert response.status_code == 200, response.text
+    shown = [item["entry"]["id"] for item in response.json()["entries"]]
+    assert shown == [viewer.ada["id"]]
+    problem(await viewer.get("/entries", token, proof="1", actor_id="u-bob"), 422)
+    by_target = await viewer.token(target={"type": "sheet", "id": "s-1"})
+    problem(await viewer.get("/entries", by_target, proof="1", actor_id="u-bob"), 422)
