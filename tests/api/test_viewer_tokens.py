@@ -6,15 +6,17 @@ import asyncio
 import base64
 import json
 import secrets
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
 
 from audit_trail.core import EntryFilters, Principal
 from audit_trail.core.restriction import Restriction
+from audit_trail.core.usecases.change_reader import ChangeReader
 from audit_trail.entrypoints.container import Container, build_container
 from tests.api.client import Api, entry, error_fields, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
@@ -148,7 +150,8 @@ async def test_the_change_stream_holds_the_restricted_changes_alone(viewer: View
     token = await viewer.token(actor_id="u-ada")
     response = await viewer.api.call("HEAD", "/stream", token=token)
     assert response.status_code == 200, response.text
-    reader = await viewer.container.change_reader()
+    # the stream's reader (an SSE stream never ends, so it is read here, not over HTTP)
+    reader: ChangeReader = await cast(Awaitable[ChangeReader], viewer.container.change_reader())
     size = await reader.size("acme")
     restricted = Principal("viewer:u-1", "acme", frozenset({READ}), Restriction("u-ada"))
     changes = await reader.changes(restricted, EntryFilters(), 0, size)
@@ -188,9 +191,14 @@ async def test_an_expired_token_is_refused(viewer: Viewer) -> None:
 
 async def test_a_tampered_token_is_refused(viewer: Viewer) -> None:
     token = await viewer.token(actor_id="u-ada")
-    header, payload, signature = token.split(".")
+    header, _, signature = token.split(".")
     claims = _payload(token)
-    for change in ({"restriction": {}}, {"restriction": {"actor_id": "u-bob"}}, {"tenant": "x"}):
+    changes: list[dict[str, Any]] = [
+        {"restriction": {}},
+        {"restriction": {"actor_id": "u-bob"}},
+        {"tenant": "x"},
+    ]
+    for change in changes:
         forged = json.dumps({**claims, **change}).encode()
         body = base64.urlsafe_b64encode(forged).rstrip(b"=").decode()
         problem(await viewer.get("/entries", f"{header}.{body}.{signature}"), 401)
