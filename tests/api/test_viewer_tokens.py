@@ -105,6 +105,8 @@ async def test_an_actor_token_sees_that_actors_entries_alone(viewer: Viewer) -> 
         absent = problem(await viewer.get(path, token), 404)
         missing = problem(await viewer.get(path.replace(bob, "no-such-id"), token), 404)
         assert absent["detail"].replace(bob, "X") == missing["detail"].replace("no-such-id", "X")
+    problem(await viewer.api.call("GET", f"/entries/{bob}/history?after=1", token=token), 404)
+    problem(await viewer.api.call("GET", f"/entries/{bob}/history?after=9", token=token), 404)
     assert (await viewer.get(f"/entries/{ada}/history", token)).status_code == 200
     assert (await viewer.get(f"/entries/{ada}/proof", token)).status_code == 200
     assert await viewer.ids(token) == [ada]

@@ -84,8 +84,9 @@ class GetEntry:
 class EntryHistory:
     """An entry's revisions, oldest first, tombstone included (scope audit:read), a page
     at a time: an entry may have thousands. ``EntryNotFound`` when it has none in the
-    caller's tenant (or none the caller's restriction allows on the first page);
-    ``ValidationFailed`` for a limit outside 1..1000."""
+    caller's tenant, or when its latest revision is outside the caller's restriction (a
+    restricted caller sees only the revisions inside it); ``ValidationFailed`` for a
+    limit outside 1..1000."""
 
     def __init__(self, repository: EntryRepository, processor: EntryProcessor) -> None:
         self._repository = repository
@@ -96,6 +97,12 @@ class EntryHistory:
         principal.require(Scope.READ)
         if not 1 <= query.limit <= MAX_HISTORY_LIMIT:
             raise ValidationFailed.single("limit", f"must be between 1 and {MAX_HISTORY_LIMIT}")
+        restriction = principal.restriction
+        if not restriction.unrestricted:
+            # on every page, whatever ``after``: an empty page must not confirm an id
+            latest = await self._repository.revision(principal.tenant, query.entry_id)
+            if latest is None or not restriction.allows(latest):
+                raise EntryNotFound(query.entry_id)
         revisions = list(
             await self._repository.history(
                 principal.tenant, query.entry_id, after=query.after, limit=query.limit + 1
@@ -108,10 +115,7 @@ class EntryHistory:
             raise EntryNotFound(query.entry_id)
         page = revisions[: query.limit]
         next_after = page[-1].revision if len(revisions) > query.limit else None
-        # a restricted reader sees the revisions it is allowed; none at all is a 404
-        shown = [r for r in page if principal.restriction.allows(r)]
-        if not shown and page and query.after == 0:
-            raise EntryNotFound(query.entry_id)
+        shown = [r for r in page if restriction.allows(r)]
         items = [await self._processor.redact_for_reader(r, principal) for r in shown]
         return HistoryPage(items, next_after)
 
