@@ -264,3 +264,21 @@ async def test_a_query_proof_answers_the_restricted_query(viewer: Viewer) -> Non
     problem(await viewer.get("/entries", token, proof="1", actor_id="u-bob"), 422)
     by_target = await viewer.token(target={"type": "sheet", "id": "s-1"})
     problem(await viewer.get("/entries", by_target, proof="1", actor_id="u-bob"), 422)
+
+
+@pytest.mark.parametrize("framework", ["quart", "litestar"])
+async def test_processes_sharing_the_log_key_accept_each_others_tokens(
+    framework: str, keys: KeyPair, tokens: Tokens, tmp_path: Path, serve: Serve
+) -> None:
+    settings = api_settings(keys, tmp_path, storage="sqlite", cache="memory")
+    first = Api(await serve(framework, settings), tokens)
+    second = Api(await serve(framework, settings), tokens)
+    recorded = await first.record(entry(actor=ADA))
+    response = await first.call("POST", "/viewer-tokens", json={"actor_id": "u-ada"})
+    assert response.status_code == 201, response.text
+    token = response.json()["token"]
+    answer = await second.call("GET", f"/entries/{recorded['id']}", token=token)
+    assert answer.status_code == 200, answer.text
+    elsewhere = api_settings(keys, tmp_path / "other", storage="memory", cache="memory")
+    stranger = Api(await serve(framework, elsewhere), tokens)  # another log signing key
+    problem(await stranger.call("GET", "/entries", token=token), 401)
