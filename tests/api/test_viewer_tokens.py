@@ -20,6 +20,7 @@ from audit_trail.core.usecases.change_reader import ChangeReader
 from audit_trail.entrypoints.container import Container, build_container
 from tests.api.client import Api, entry, error_fields, problem
 from tests.api.conftest import APP_PARAMS, BACKENDS, Serve, api_settings
+from tests.api.schema_subset import SchemaChecker
 from tests.api.tokens import ADMIN, READ, WRITE, KeyPair, Tokens
 
 ADA = {"id": "u-ada", "type": "user"}
@@ -282,3 +283,15 @@ async def test_processes_sharing_the_log_key_accept_each_others_tokens(
     elsewhere = api_settings(keys, tmp_path / "other", storage="memory", cache="memory")
     stranger = Api(await serve(framework, elsewhere), tokens)  # another log signing key
     problem(await stranger.call("GET", "/entries", token=token), 401)
+
+
+async def test_the_answer_and_the_bodies_match_the_openapi_document(viewer: Viewer) -> None:
+    checker = SchemaChecker((await viewer.api.call("GET", "/openapi.json", anonymous=True)).json())
+    answer, body = (
+        checker.resolve("#/components/schemas/ViewerToken"),
+        checker.resolve("#/components/schemas/ViewerTokenInput"),
+    )
+    for sent in ({}, {"actor_id": "u-ada", "ttl_seconds": 60}, {"target": DOC}):
+        assert checker.valid(body, sent)
+        assert checker.valid(answer, await viewer.mint(**sent))
+    assert not checker.valid(body, {"ttl_seconds": 3601})
