@@ -51,6 +51,7 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
         "/apiv3/audit_trail/holds",
         "/apiv3/audit_trail/holds/{hold_id}",
         "/apiv3/audit_trail/holds/{hold_id}/release",
+        "/apiv3/audit_trail/viewer-tokens",
         "/apiv3/audit_trail/webhooks",
         "/apiv3/audit_trail/webhooks/{webhook_id}",
         "/apiv3/audit_trail/webhooks/{webhook_id}/resume",

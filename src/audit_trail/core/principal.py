@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from audit_trail.core.errors import Forbidden
+from audit_trail.core.restriction import UNRESTRICTED, Restriction
 
 
 class Scope(StrEnum):
@@ -18,11 +19,13 @@ class Scope(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A caller: the token's subject, the tenant every read and write is confined to,
-    and the scopes it was granted."""
+    the scopes it was granted, and what of the tenant it may read (a viewer token may
+    be restricted to one actor or one target; see ``Restriction``)."""
 
     subject: str
     tenant: str
     scopes: frozenset[str]
+    restriction: Restriction = field(default=UNRESTRICTED)
 
     def has(self, scope: Scope) -> bool:
         return scope.value in self.scopes

@@ -21,6 +21,11 @@ from dependency_injector import containers, providers
 from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
 from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
 from audit_trail.adapters.auth.token_cache import CachingTokenVerifier
+from audit_trail.adapters.auth.viewer_tokens import (
+    VIEWER_KEY_LABEL,
+    ViewerAwareVerifier,
+    ViewerTokens,
+)
 from audit_trail.adapters.clock import SystemClock
 from audit_trail.adapters.ids import UlidIdFactory
 from audit_trail.adapters.json_encoding import MsgspecJsonEncoder
@@ -60,6 +65,7 @@ from audit_trail.core.usecases.query_proof import ProveQuery
 from audit_trail.core.usecases.record import EntryFactory
 from audit_trail.core.usecases.retention import TenantRetention
 from audit_trail.core.usecases.stream import ChangeStream, StreamSettings
+from audit_trail.core.usecases.viewer_tokens import MintViewerToken
 from audit_trail.core.usecases.webhooks import WebhookRegistry
 from audit_trail.core.webhooks.worker import SubscriptionWorker
 from audit_trail.entrypoints.http.api import HttpApi
@@ -74,6 +80,7 @@ from audit_trail.entrypoints.http.meta import MetaEndpoints
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.http.stream import StreamEndpoint
 from audit_trail.entrypoints.http.viewer import ViewerEndpoints
+from audit_trail.entrypoints.http.viewer_tokens import ViewerTokenEndpoints
 from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
@@ -197,6 +204,12 @@ def build_note_signer(settings: Settings) -> Ed25519NoteSigner:
     return Ed25519NoteSigner(log_origin(settings), key)
 
 
+def build_viewer_tokens(signer: Ed25519NoteSigner) -> ViewerTokens:
+    """Viewer tokens are signed with a key derived from the log signing key: every
+    process that shares the log's key accepts every other's viewer tokens."""
+    return ViewerTokens(signer.derive_secret(VIEWER_KEY_LABEL))
+
+
 def log_signing_key_file(settings: Settings) -> Path:
     return settings.log_signing_key_file or settings.dev_key_file.with_name("log-signing-key")
 
@@ -263,6 +276,7 @@ def build_http_api(
     holds: HoldEndpoints,
     webhooks: WebhookEndpoints,
     viewer: ViewerEndpoints,
+    viewer_tokens: ViewerTokenEndpoints,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -275,6 +289,7 @@ def build_http_api(
             **holds.endpoints(),
             **webhooks.endpoints(),
             **viewer.endpoints(),
+            **viewer_tokens.endpoints(),
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
@@ -451,7 +466,11 @@ class Container(containers.DeclarativeContainer):
     export_endpoint = providers.Singleton(ExportEndpoint, export_entries, clock)
     erase_endpoint = providers.Singleton(EraseEndpoint, erase_fields)
     stream_endpoint = providers.Singleton(StreamEndpoint, change_stream)
-    authenticator = providers.Singleton(BearerAuthenticator, verifier)
+    viewer_tokens = providers.Singleton(build_viewer_tokens, signer)
+    mint_viewer_token = providers.Singleton(MintViewerToken, viewer_tokens, clock)
+    viewer_token_endpoints = providers.Singleton(ViewerTokenEndpoints, mint_viewer_token)
+    accepted_tokens = providers.Singleton(ViewerAwareVerifier, verifier, viewer_tokens)
+    authenticator = providers.Singleton(BearerAuthenticator, accepted_tokens)
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)
     viewer_endpoints = providers.Singleton(ViewerEndpoints)
@@ -468,6 +487,7 @@ class Container(containers.DeclarativeContainer):
         holds=hold_endpoints,
         webhooks=webhook_endpoints,
         viewer=viewer_endpoints,
+        viewer_tokens=viewer_token_endpoints,
     )
 
 

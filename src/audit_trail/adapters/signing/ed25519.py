@@ -11,7 +11,9 @@ import logging
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -53,6 +55,12 @@ class Ed25519NoteSigner:
         body = checkpoint.body()
         signature = self._private_key.sign(body.encode("utf-8"))
         return sign_note(body, self.name, self.key_id, signature)
+
+    def derive_secret(self, label: bytes) -> bytes:
+        """32 bytes for another purpose, derived (HKDF-SHA256) from the private key
+        under ``label``: the key itself signs checkpoints and nothing else."""
+        raw = self._private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(raw)
 
     def __repr__(self) -> str:
         return f"Ed25519NoteSigner({self.vkey!r})"

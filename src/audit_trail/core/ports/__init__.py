@@ -1,6 +1,6 @@
 """The ports: what the core needs from the outside world, as ``typing.Protocol``s."""
 
-from audit_trail.core.ports.auth import TokenVerifier
+from audit_trail.core.ports.auth import TokenVerifier, ViewerGrant, ViewerTokenIssuer
 from audit_trail.core.ports.cache import QueryCache
 from audit_trail.core.ports.clock import Clock
 from audit_trail.core.ports.encoding import JsonEncoder
@@ -18,4 +18,6 @@ __all__ = [
     "QueryCache",
     "RequestContext",
     "TokenVerifier",
+    "ViewerGrant",
+    "ViewerTokenIssuer",
 ]

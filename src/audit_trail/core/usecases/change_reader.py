@@ -46,7 +46,12 @@ class ChangeReader:
         """The changes of the leaves ``start`` to ``end`` (exclusive) of the reader's
         tenant that ``filters`` match, in log order, as ``reader`` may see them.
         Index leaves are not changes; a purge leaf matches every filter (its ids carry
-        no values to match)."""
+        no values to match), but a restricted reader gets none: it may see only the
+        revisions its restriction allows."""
+        narrowed = reader.restriction.narrow(filters)
+        if narrowed is None:
+            return []
+        filters = narrowed
         leaves = [
             (stored.index, json.loads(stored.leaf))
             for stored in await self._log.leaves(reader.tenant, start, end)
@@ -80,7 +85,7 @@ class ChangeReader:
             if current is None or not filters.matches(current):
                 return None
             return Change(index, ERASE_KIND, dict(leaf))
-        if kind == PURGE_KIND:
+        if kind == PURGE_KIND and reader.restriction.unrestricted:
             return Change(index, PURGE_KIND, dict(leaf))
         return None  # an index leaf: the map's business, not a change
 

@@ -1,7 +1,8 @@
 """Reading the evidence: checkpoints, consistency proofs, leaves and entry proofs.
 
 All of them read the caller's tenant's log only (scope audit:read); an entry of
-another tenant is ``EntryNotFound``, never a proof.
+another tenant, or outside the caller's restriction, is ``EntryNotFound``, never a
+proof; a restricted caller may not read leaves (they name every entry).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit_trail.core.errors import EntryNotFound, LogDamaged, LogRangeError
+from audit_trail.core.errors import EntryNotFound, Forbidden, LogDamaged, LogRangeError
 from audit_trail.core.integrity.fields import committed_fields
 from audit_trail.core.ledger.checkpoints import Checkpoints
 from audit_trail.core.ledger.tree import LogTree
@@ -82,6 +83,9 @@ class LogEvidence:
 
     async def leaves(self, principal: Principal, start: int, end: int) -> list[IndexedLeaf]:
         principal.require(Scope.READ)
+        if not principal.restriction.unrestricted:
+            # leaves name every entry of the tenant: not for a reader of some of them
+            raise Forbidden("a restricted token cannot read the log's leaves")
         if start >= end:
             raise LogRangeError(f"start ({start}) must be less than end ({end})")
         if end - start > MAX_LEAVES_PER_PAGE:
@@ -101,7 +105,11 @@ class LogEvidence:
         principal.require(Scope.READ)
         tenant = principal.tenant
         revision = await self._repository.revision(tenant, query.entry_id, query.revision)
-        if revision is None or revision.evidence is None:
+        if (
+            revision is None
+            or revision.evidence is None
+            or not principal.restriction.allows(revision)
+        ):
             wanted = "" if query.revision is None else f" revision {query.revision}"
             raise EntryNotFound(f"{query.entry_id}{wanted}")
         index = await self._log.leaf_index(tenant, revision.id, revision.revision)

@@ -54,7 +54,8 @@ class ExportTrailer:
 
 
 class ExportEntries:
-    """Every live entry of the caller's tenant matching the filters (scope audit:read),
+    """Every live entry of the caller's tenant matching the filters (scope audit:read)
+    and the caller's restriction,
     in the query's sort order, read ``page_size`` at a time by following the
     repository's cursor: memory holds one page (and 8 bytes per exported leaf index),
     however many entries match.
@@ -117,9 +118,12 @@ class ExportEntries:
         """The matching entries; None for one whose current revision's leaf is not
         below ``tree_size``."""
         principal, tenant = query.principal, query.principal.tenant
+        filters = principal.restriction.narrow(query.filters)
+        if filters is None:  # outside the caller's restriction: nothing matches
+            return
         after: Position | None = None
         while True:
-            spec = QuerySpec(query.filters, query.sort, self._page_size, after, evidence=True)
+            spec = QuerySpec(filters, query.sort, self._page_size, after, evidence=True)
             page = await self._repository.query(tenant, spec)
             items = list(page.items)
             indices = await self._log.leaf_indices(tenant, {(e.id, e.revision) for e in items})

@@ -83,6 +83,21 @@ class QueryProof:
     next_cursor: str | None = None
 
 
+def _restricted(principal: Principal, filters: EntryFilters) -> EntryFilters:
+    """The filters a restricted caller's proof answers: its query narrowed to the
+    restriction, proven from the restriction's own buckets (a bucket of another actor
+    or target would show the postings of entries it may not see)."""
+    restriction = principal.restriction
+    narrowed = restriction.narrow(filters)
+    if narrowed is None:
+        raise ValidationFailed.single("proof", "the query is outside the token's restriction")
+    if restriction.target_type is not None and narrowed.actor_id is not None:
+        raise ValidationFailed.single(
+            "actor_id", "a token restricted to a target proves queries without actor_id"
+        )
+    return narrowed
+
+
 @dataclass(frozen=True, slots=True)
 class _Pin:
     """What every page of a walk proves against."""
@@ -117,7 +132,8 @@ class ProveQuery:
     async def execute(self, request: QueryProofRequest) -> QueryProof:
         principal = request.principal
         principal.require(Scope.READ)
-        plan = proof_plan(request.filters)
+        filters = _restricted(principal, request.filters)
+        plan = proof_plan(filters)
         tenant = principal.tenant
         index_key = await self._index.index_key(tenant)
         map_keys = [key.map_key(index_key) for key in plan.keys]
@@ -127,7 +143,7 @@ class ProveQuery:
             bucket, position = 0, 0
         else:
             cursor = self._cursors.decode(
-                request.cursor, tenant=tenant, filters=request.filters, buckets=len(map_keys)
+                request.cursor, tenant=tenant, filters=filters, buckets=len(map_keys)
             )
             pin = await self._pinned(tenant, cursor)
             sizes = {cursor.bucket: cursor.size}
@@ -147,7 +163,7 @@ class ProveQuery:
                     at_bucket,
                     at_position,
                     reader.size(at_bucket),
-                    query_digest(request.filters),
+                    query_digest(filters),
                 ),
                 tenant=tenant,
             )

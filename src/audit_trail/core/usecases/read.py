@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audit_trail.core.cursor import CursorCodec
 from audit_trail.core.errors import EntryNotFound, ValidationFailed
@@ -76,7 +76,7 @@ class GetEntry:
     async def execute(self, query: GetEntryQuery) -> Entry:
         query.principal.require(Scope.READ)
         entry = await self._repository.get(query.principal.tenant, query.entry_id)
-        if entry is None:
+        if entry is None or not query.principal.restriction.allows(entry):
             raise EntryNotFound(query.entry_id)
         return await self._processor.redact_for_reader(entry, query.principal)
 
@@ -84,7 +84,9 @@ class GetEntry:
 class EntryHistory:
     """An entry's revisions, oldest first, tombstone included (scope audit:read), a page
     at a time: an entry may have thousands. ``EntryNotFound`` when it has none in the
-    caller's tenant; ``ValidationFailed`` for a limit outside 1..1000."""
+    caller's tenant, or when its latest revision is outside the caller's restriction (a
+    restricted caller sees only the revisions inside it); ``ValidationFailed`` for a
+    limit outside 1..1000."""
 
     def __init__(self, repository: EntryRepository, processor: EntryProcessor) -> None:
         self._repository = repository
@@ -95,6 +97,12 @@ class EntryHistory:
         principal.require(Scope.READ)
         if not 1 <= query.limit <= MAX_HISTORY_LIMIT:
             raise ValidationFailed.single("limit", f"must be between 1 and {MAX_HISTORY_LIMIT}")
+        restriction = principal.restriction
+        if not restriction.unrestricted:
+            # on every page, whatever ``after``: an empty page must not confirm an id
+            latest = await self._repository.revision(principal.tenant, query.entry_id)
+            if latest is None or not restriction.allows(latest):
+                raise EntryNotFound(query.entry_id)
         revisions = list(
             await self._repository.history(
                 principal.tenant, query.entry_id, after=query.after, limit=query.limit + 1
@@ -107,7 +115,8 @@ class EntryHistory:
             raise EntryNotFound(query.entry_id)
         page = revisions[: query.limit]
         next_after = page[-1].revision if len(revisions) > query.limit else None
-        items = [await self._processor.redact_for_reader(r, principal) for r in page]
+        shown = [r for r in page if restriction.allows(r)]
+        items = [await self._processor.redact_for_reader(r, principal) for r in shown]
         return HistoryPage(items, next_after)
 
 
@@ -118,7 +127,9 @@ class QueryEntries:
     cache key is the canonical query and the reader's class (its scopes, which is all
     redaction may depend on), so equal queries written differently share a page, a
     hit is the stored bytes and a miss is redacted and encoded once (by ``encoder``).
-    The cursor is opaque and bound to the tenant and the query's filters and sort."""
+    The cursor is opaque and bound to the tenant and the query's filters and sort.
+    A restricted caller's query is narrowed to its restriction first (and is empty when
+    it asks for something else); the restriction is part of the cache key too."""
 
     def __init__(
         self,
@@ -137,6 +148,11 @@ class QueryEntries:
     async def execute(self, query: QueryEntriesQuery) -> QueryResult:
         principal, request = query.principal, query.request
         principal.require(Scope.READ)
+        narrowed = principal.restriction.narrow(request.filters)
+        if narrowed is None:  # a query outside the caller's restriction
+            return QueryResult(dump_page([], None, self._encoder))
+        if narrowed != request.filters:
+            request = replace(request, filters=narrowed)
         tenant, scope = principal.tenant, request.scope()
         after = None
         if request.cursor is not None:
@@ -155,6 +171,8 @@ class QueryEntries:
             return dump_page(visible, next_cursor, self._encoder)
 
         key = f"{request.canonical()}&reader={reader_class(principal)}"
+        if not principal.restriction.unrestricted:
+            key += f"&restriction={principal.restriction.key()}"
         return QueryResult(await self._cache.get_or_load(tenant, key, load))
 
 

@@ -353,6 +353,17 @@ ROUTES = RouteTable(
         ),
         Route(
             "POST",
+            "/viewer-tokens",
+            "createViewerToken",
+            "Mint a short-lived read-only token for the tenant, optionally restricted to "
+            "one actor or one target",
+            ADMIN,
+            status=201,
+            body="ViewerTokenInput",
+            response="ViewerToken",
+        ),
+        Route(
+            "POST",
             "/webhooks",
             "createWebhook",
             "Subscribe a receiver to the tenant's changes (the secret is shown this once)",

@@ -297,6 +297,7 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
         **_evidence_schemas(),
         **_retention_schemas(),
         **_webhooks(),
+        **_viewer_tokens(),
     }
 
 
@@ -305,6 +306,14 @@ def _webhooks() -> dict[str, Schema]:
 
     # one list of entry filters: a webhook takes a hold's (none given: every change)
     return webhook_schemas(_retention_schemas()["HoldInput"]["properties"]["filter"])
+
+
+def _viewer_tokens() -> dict[str, Schema]:
+    from audit_trail.entrypoints.http.viewer_token_schemas import (  # noqa: PLC0415
+        viewer_token_schemas,
+    )
+
+    return viewer_token_schemas()
 
 
 def _evidence_schemas() -> dict[str, Schema]:
