@@ -192,6 +192,26 @@ def test_filtering_by_actor_outcome_and_time_range_narrows_the_timeline(
     assert len(rows(page)) == 4  # both ends included
 
 
+def test_a_viewer_token_restricted_to_one_actor_shows_that_actors_entries_verified(
+    page: Page, seeded: Seeded, watch: Watch
+) -> None:
+    minted = seeded.service.call(
+        "POST", "/viewer-tokens", "acme", "audit:admin", json={"actor_id": "u-bob"}
+    )
+    everything = seeded.service.call("GET", "/entries?limit=100", "acme", "audit:read")["items"]
+    bobs = {item["id"] for item in everything if item["actor"]["id"] == "u-bob"}
+    assert 0 < len(bobs) < len(everything)
+    page.goto(f"{seeded.service.url}{VIEWER}#token={minted['token']}")
+    ready(page)
+    assert set(rows(page)) == bobs
+    assert set(badges(page).values()) == {"verified"}
+    # asking for another actor through the filters finds nothing, not the other entries
+    page.get_by_label("Actor").fill("u-ada")
+    click_and_wait(page, "Apply filters")
+    assert rows(page) == []
+    assert watch.errors == []
+
+
 def test_an_amended_entry_shows_its_revisions_and_field_diff(page: Page, seeded: Seeded) -> None:
     open_viewer(page, seeded, "acme")
     # keyboard: focus the first entry, walk down to the amended one, open it with Enter
