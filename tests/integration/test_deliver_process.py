@@ -48,8 +48,10 @@ def wait_for(hook: Receiver, count: int, seconds: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def test_a_delivery_process_delivers_what_the_servers_do_not(tmp_path: Path) -> None:
-    env = environment(
+def servers_that_do_not_deliver(tmp_path: Path, poll_seconds: float) -> dict[str, str]:
+    """The environment of web processes that leave delivery to ``audit-trail deliver``
+    (and of that process), on one SQLite file and one log key under ``tmp_path``."""
+    return environment(
         tmp_path,
         PYTHONPATH=str(SRC),
         AUDIT_JWT_SECRET="deliver-process-test-secret-of-32-bytes",
@@ -57,8 +59,12 @@ def test_a_delivery_process_delivers_what_the_servers_do_not(tmp_path: Path) -> 
         AUDIT_CACHE="none",
         AUDIT_DELIVER="false",
         AUDIT_WEBHOOK_ALLOW_PRIVATE="true",
-        AUDIT_WEBHOOK_POLL_SECONDS="0.05",
+        AUDIT_WEBHOOK_POLL_SECONDS=str(poll_seconds),
     )
+
+
+def test_a_delivery_process_delivers_what_the_servers_do_not(tmp_path: Path) -> None:
+    env = servers_that_do_not_deliver(tmp_path, poll_seconds=0.05)
     token = cli(tmp_path, env, "token", "--sub", "w", "--tenant", "acme", "--scope", SCOPES)
     assert token.returncode == 0, token.stderr
     auth = {"Authorization": f"Bearer {token.stdout.strip()}"}
@@ -102,16 +108,7 @@ def test_a_delivery_process_delivers_what_the_servers_do_not(tmp_path: Path) -> 
 def test_two_delivery_processes_deliver_one_subscription_once_in_order(
     tmp_path: Path,
 ) -> None:
-    env = environment(
-        tmp_path,
-        PYTHONPATH=str(SRC),
-        AUDIT_JWT_SECRET="deliver-process-test-secret-of-32-bytes",
-        AUDIT_LOG_SIGNING_KEY_FILE=str(tmp_path / "log-key.pem"),
-        AUDIT_CACHE="none",
-        AUDIT_DELIVER="false",
-        AUDIT_WEBHOOK_ALLOW_PRIVATE="true",
-        AUDIT_WEBHOOK_POLL_SECONDS="0.02",
-    )
+    env = servers_that_do_not_deliver(tmp_path, poll_seconds=0.02)
     token = cli(tmp_path, env, "token", "--sub", "w", "--tenant", "acme", "--scope", SCOPES)
     auth = {"Authorization": f"Bearer {token.stdout.strip()}"}
     with (
