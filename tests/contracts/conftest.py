@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from audit_trail.adapters.cache.memory import InMemoryQueryCache
+from audit_trail.adapters.cache.none import NoQueryCache
 from audit_trail.adapters.cache.redis import open_redis_query_cache
 from audit_trail.adapters.storage.memory import InMemoryEntryRepository
 from audit_trail.adapters.storage.sqlite import SqliteEntryRepository
@@ -95,6 +96,17 @@ async def repository(
 @pytest.fixture(params=sorted(CACHE_FACTORIES))
 async def query_cache(request: pytest.FixtureRequest) -> AsyncIterator[QueryCache]:
     """An empty cache of each adapter in turn, with a TTL longer than any test."""
+    async with CACHE_FACTORIES[request.param](request, DEFAULT_TTL_SECONDS) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=[*sorted(CACHE_FACTORIES), "none"])
+async def any_query_cache(request: pytest.FixtureRequest) -> AsyncIterator[QueryCache]:
+    """An empty cache of each adapter in turn, and NoQueryCache, which keeps nothing but
+    keeps the port's single-flight promises."""
+    if request.param == "none":
+        yield NoQueryCache()
+        return
     async with CACHE_FACTORIES[request.param](request, DEFAULT_TTL_SECONDS) as adapter:
         yield adapter
 
