@@ -45,7 +45,7 @@ class RatePolicy:
     @property
     def quota(self) -> int:
         """The most requests a client can make at once: a full bucket."""
-        return math.floor(self.burst)
+        return math.floor(self.burst + EPSILON)
 
     @property
     def window(self) -> int:
@@ -108,7 +108,7 @@ def decide(policy: RatePolicy, tokens: float, *, allowed: bool, cost: float = 1.
     return Decision(
         policy=policy,
         allowed=allowed,
-        remaining=math.floor(tokens),
+        remaining=math.floor(tokens + EPSILON),
         reset_seconds=max(0.0, (policy.burst - tokens) / policy.rate),
         retry_after=0.0 if allowed else max(0.0, (cost - tokens) / policy.rate),
     )
