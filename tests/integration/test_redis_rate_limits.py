@@ -7,6 +7,7 @@ the test's own, free to be stopped and paused.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import time
@@ -42,7 +43,9 @@ class Instance:
         return response.status_code
 
     async def limiter(self) -> RedisRateLimiter:
-        limiter = await self.container.rate_limiter()
+        limiter: Any = self.container.rate_limiter()
+        if inspect.isawaitable(limiter):
+            limiter = await limiter
         assert isinstance(limiter, RedisRateLimiter)
         return limiter
 
