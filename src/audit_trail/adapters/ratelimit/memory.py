@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
+from audit_trail.adapters.ratelimit.stats import RateLimitStats
 from audit_trail.core.rate_limit import Bucket, Decision, RateKind, RatePolicy, refill, take
 
 MAX_BUCKETS = 100_000
@@ -33,6 +35,12 @@ class InMemoryRateLimiter:
         self._clock = clock
         self._max = max_buckets
         self._buckets: OrderedDict[tuple[str, RateKind], Bucket] = OrderedDict()
+        self._stats = RateLimitStats()
+
+    @property
+    def stats(self) -> RateLimitStats:
+        """Counters since the limiter was made (it never fails open: nothing to fail)."""
+        return replace(self._stats)
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -46,6 +54,10 @@ class InMemoryRateLimiter:
         bucket, decision = take(policy, self._buckets.pop(key, None), now)
         self._buckets[key] = bucket  # the most recently used is last
         self._forget_idle(now)
+        if decision.allowed:
+            self._stats.allowed += 1
+        else:
+            self._stats.limited += 1
         return decision
 
     def _forget_idle(self, now: float) -> None:

@@ -26,12 +26,13 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from redis.exceptions import RedisError
 
-from audit_trail.adapters.cache.breaker import BreakerState, CircuitBreaker
+from audit_trail.adapters.cache.breaker import CircuitBreaker
 from audit_trail.adapters.cache.redis_link import RedisLink, Script
+from audit_trail.adapters.ratelimit.stats import RateLimitStats
 from audit_trail.core.rate_limit import Decision, RateKind, RatePolicy, decide
 
 log = logging.getLogger(__name__)
@@ -66,17 +67,6 @@ if tokens >= cost - 1e-9 then  -- core.rate_limit.EPSILON
 end
 return {allowed, string.format('%.17g', tokens)}
 """
-
-
-@dataclass(slots=True)
-class RateLimitStats:
-    """Counters since the limiter was made, and its breaker's state."""
-
-    allowed: int = 0
-    limited: int = 0
-    failed_open: int = 0  # takes let through because Redis could not decide
-    breaker_opened: int = 0
-    breaker_state: BreakerState = BreakerState.CLOSED
 
 
 class RedisRateLimiter:
