@@ -12,6 +12,7 @@ import hmac
 import inspect
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from audit_trail.core.ports.holds import LegalHolds
 from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
+from audit_trail.core.ports.rate_limit import RateLimiter
 from audit_trail.core.ports.retention import RetentionStore
 from audit_trail.core.ports.sinks import SinkCursors
 from audit_trail.core.ports.storage import Storage
@@ -82,6 +84,7 @@ from audit_trail.entrypoints.http.stream import StreamEndpoint
 from audit_trail.entrypoints.http.viewer import ViewerEndpoints
 from audit_trail.entrypoints.http.viewer_tokens import ViewerTokenEndpoints
 from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
+from audit_trail.entrypoints.rate_limits import open_rate_limiter
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
 from audit_trail.entrypoints.settings import Settings, SettingsError
@@ -277,6 +280,7 @@ def build_http_api(
     webhooks: WebhookEndpoints,
     viewer: ViewerEndpoints,
     viewer_tokens: ViewerTokenEndpoints,
+    rate_limiter: RateLimiter | None = None,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -294,6 +298,7 @@ def build_http_api(
         authenticator,
         max_body_bytes=settings.max_body_bytes,
         cors=CorsPolicy(settings.cors_origins),
+        rate_limiter=rate_limiter,
     )
 
 
@@ -474,6 +479,8 @@ class Container(containers.DeclarativeContainer):
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)
     viewer_endpoints = providers.Singleton(ViewerEndpoints)
+    rate_limit_clock = providers.Object(time.monotonic)  # tests override it
+    rate_limiter = providers.Resource(open_rate_limiter, settings, rate_limit_clock)
     http_api = providers.Singleton(
         build_http_api,
         entry_endpoints,
@@ -488,6 +495,7 @@ class Container(containers.DeclarativeContainer):
         webhooks=webhook_endpoints,
         viewer=viewer_endpoints,
         viewer_tokens=viewer_token_endpoints,
+        rate_limiter=rate_limiter,
     )
 
 

@@ -71,6 +71,12 @@ class Settings:
     export_page_size: int = 500  # entries per storage read of GET /entries/export
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
     cors_origins: tuple[str, ...] = ()  # exact origins that may call the API from a browser
+    # rate limits per tenant (docs/operations.md, "Rate limits"); None: unlimited
+    rate_limit_writes_per_second: float | None = None
+    rate_limit_writes_burst: float | None = None  # default: twice the rate
+    rate_limit_reads_per_second: float | None = None
+    rate_limit_reads_burst: float | None = None  # default: twice the rate
+    rate_limit_store: Literal["auto", "memory", "redis"] = "auto"  # auto: redis if AUDIT_CACHE is
     idempotency_ttl_seconds: int = 86_400  # how long an Idempotency-Key's outcome is kept
     idempotency_lease_seconds: float = 30.0  # a keyed request in flight holds its key this long
     # the change stream (GET /stream)
@@ -161,8 +167,24 @@ class Settings:
                 "AUDIT_RETENTION_DAYS: must be a positive number of days"
                 f" up to {MAX_RETENTION_DAYS}"
             )
+        _check_rate_limits(self)
         if self.log_level.upper() not in logging.getLevelNamesMapping():
             raise SettingsError(f"AUDIT_LOG_LEVEL: unknown level {self.log_level!r}")
+
+
+def _check_rate_limits(settings: Settings) -> None:
+    for kind in ("writes", "reads"):
+        rate = getattr(settings, f"rate_limit_{kind}_per_second")
+        burst = getattr(settings, f"rate_limit_{kind}_burst")
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise SettingsError(f"AUDIT_RATE_LIMIT_{kind.upper()}_PER_SECOND: must be positive")
+        if burst is not None and not (math.isfinite(burst) and burst >= 1):
+            raise SettingsError(f"AUDIT_RATE_LIMIT_{kind.upper()}_BURST: must be at least 1")
+        if burst is not None and rate is None:
+            raise SettingsError(
+                f"AUDIT_RATE_LIMIT_{kind.upper()}_BURST: needs"
+                f" AUDIT_RATE_LIMIT_{kind.upper()}_PER_SECOND"
+            )
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:

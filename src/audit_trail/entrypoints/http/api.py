@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from http import HTTPStatus
 
+from audit_trail.core.ports.rate_limit import RateLimiter
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.body import check_body_size, too_large
 from audit_trail.entrypoints.http.cors import CorsPolicy
@@ -27,6 +28,7 @@ from audit_trail.entrypoints.http.problems import (
     known_problem,
     render_problem,
 )
+from audit_trail.entrypoints.http.rate_limits import rate_headers, rate_kind, rate_limited
 from audit_trail.entrypoints.http.routes import ROUTES, Call, Endpoint, Route, RouteTable
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class HttpApi:
         max_body_bytes: int,
         routes: RouteTable = ROUTES,
         cors: CorsPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         missing = {r.operation for r in routes.routes} - endpoints.keys()
         if missing:
@@ -54,6 +57,7 @@ class HttpApi:
         self._max_body_bytes = max_body_bytes
         self._routes = routes
         self._cors = cors or CorsPolicy()
+        self._rate_limiter = rate_limiter
 
     async def serve(self, route: Route, request: HttpRequest) -> HttpResponse:
         """The response to ``request``, which the app routed to ``route``.
@@ -81,7 +85,17 @@ class HttpApi:
         if route.scope is not None:
             principal = self._authenticator.authenticate(request)
             principal.require(route.scope)
-        return await self._endpoints[route.operation](Call(request, principal))
+        endpoint, call = self._endpoints[route.operation], Call(request, principal)
+        kind = rate_kind(route)
+        if principal is None or kind is None or self._rate_limiter is None:
+            return await endpoint(call)
+        decision = await self._rate_limiter.take(principal.tenant, kind)
+        if decision is None:  # not limited, or the limiter could not tell: go on
+            return await endpoint(call)
+        if not decision.allowed:
+            raise rate_limited(kind, decision)
+        response = await endpoint(call)
+        return replace(response, headers=(*response.headers, *rate_headers(kind, decision)))
 
 
 def _unexpected(request: HttpRequest, route: Route) -> HttpResponse:

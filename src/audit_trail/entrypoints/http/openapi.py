@@ -11,6 +11,7 @@ from audit_trail.entrypoints.http.export import NOT_EXPORT_PARAMETERS
 from audit_trail.entrypoints.http.idempotency import MAX_KEY_LENGTH
 from audit_trail.entrypoints.http.messages import JSON, PROBLEM_JSON
 from audit_trail.entrypoints.http.problems import PROBLEM_TYPES, ProblemType
+from audit_trail.entrypoints.http.rate_limits import RATE_LIMIT_HEADERS, rate_kind
 from audit_trail.entrypoints.http.routes import ROUTES, Route, RouteTable
 from audit_trail.entrypoints.http.schemas import Schema, component_schemas, ref, text, timestamp
 from audit_trail.entrypoints.http.stream import NOT_STREAM_PARAMETERS
@@ -95,6 +96,8 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs.append("overloaded")
     if route.operation in IDEMPOTENT_OPERATIONS:
         slugs += ["idempotency-key-invalid", "idempotency-key-in-use", "idempotency-key-reused"]
+    if rate_kind(route) is not None:
+        slugs.append("rate-limited")
     if route.path_params:
         slugs.append("not-found")
     if route.operation == "eraseEntryFields":
@@ -109,6 +112,8 @@ def _problems_of(route: Route) -> dict[str, Any]:
             header = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         if slug in ("storage-unavailable", "overloaded", "idempotency-key-in-use"):
             header = {"Retry-After": {"schema": {"type": "integer"}}}
+        if slug == "rate-limited":
+            header = RATE_LIMIT_HEADERS
         status = str(kind.status)
         if status in problems:
             problems[status] = _also(problems[status], kind, header)

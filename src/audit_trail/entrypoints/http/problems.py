@@ -166,6 +166,14 @@ LOG_RANGE = ProblemType(
     "Outside the log",
     "A tree size, leaf range or proof asked for lies outside the tenant's log or its limits.",
 )
+RATE_LIMITED = ProblemType(
+    "rate-limited",
+    429,
+    "Too many requests",
+    "The tenant's writes or reads are over their rate limit; nothing of this request was "
+    "done. Retry after `Retry-After` seconds; `RateLimit` and `RateLimit-Policy` say the "
+    'limit (docs/operations.md, "Rate limits").',
+)
 
 PROBLEM_TYPES = (
     VALIDATION_FAILED,
@@ -189,6 +197,7 @@ PROBLEM_TYPES = (
     IDEMPOTENCY_KEY_INVALID,
     IDEMPOTENCY_KEY_IN_USE,
     IDEMPOTENCY_KEY_REUSED,
+    RATE_LIMITED,
 )
 
 

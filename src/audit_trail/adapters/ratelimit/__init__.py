@@ -1,0 +1,1 @@
+"""RateLimiter adapters: buckets in this process, or in Redis for every process."""
