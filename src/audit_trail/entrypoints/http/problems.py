@@ -166,6 +166,13 @@ LOG_RANGE = ProblemType(
     "Outside the log",
     "A tree size, leaf range or proof asked for lies outside the tenant's log or its limits.",
 )
+NOT_READY = ProblemType(
+    "not-ready",
+    503,
+    "Not ready",
+    "A dependency (storage, the log signer, Redis) did not answer in time; `checks` says "
+    "which. Send traffic elsewhere until GET /ready answers 200.",
+)
 
 PROBLEM_TYPES = (
     VALIDATION_FAILED,
@@ -189,6 +196,7 @@ PROBLEM_TYPES = (
     IDEMPOTENCY_KEY_INVALID,
     IDEMPOTENCY_KEY_IN_USE,
     IDEMPOTENCY_KEY_REUSED,
+    NOT_READY,
 )
 
 
