@@ -21,8 +21,11 @@ their newest checkpoint time).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
+import shutil
+import tempfile
 import time
 
 from prometheus_client import (
@@ -60,6 +63,19 @@ CACHE_HELP = {
 def multiprocess_dir() -> str | None:
     """The directory of the workers' shared values, when several workers serve."""
     return os.environ.get(MULTIPROCESS_VARIABLE) or None
+
+
+def share_between_workers() -> str:
+    """Before the workers start: a fresh directory for their values, named in the
+    environment they inherit, removed when this process exits. One set by the
+    operator is kept (and never removed: it is theirs to empty between runs)."""
+    kept = multiprocess_dir()
+    if kept is not None:
+        return kept
+    path = tempfile.mkdtemp(prefix="audit-trail-metrics-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ[MULTIPROCESS_VARIABLE] = path
+    return path
 
 
 class PrometheusMetrics:
