@@ -29,6 +29,7 @@ async def test_openapi_document_needs_no_token(api: Api) -> None:
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == {
         "/apiv3/audit_trail/check-port",
+        "/apiv3/audit_trail/ready",
         "/apiv3/audit_trail/openapi.json",
         "/apiv3/audit_trail/docs",
         "/apiv3/audit_trail/docs/{asset}",

@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from tests.api.client import Api, entry
 from tests.api.conftest import BACKENDS, FRAMEWORKS, Serve, api_settings
+from tests.api.test_metrics import scrape, value
 from tests.api.tokens import KeyPair, Tokens
 from tests.webhook_receiver import Received, Receiver, receiver
 
@@ -106,6 +107,10 @@ async def test_every_change_arrives_in_order_signed_retried_only_after_a_failure
         assert [a["status"] for a in reversed(log)][:3] == [500, 500, 500]
         assert [a["error"] for a in reversed(log)][3] == "timeout"
         assert all(a["error"] is None for a in log[:5])
+        samples = await scrape(api)  # GET /metrics counts every attempt
+        assert value(samples, "audit_trail_webhook_deliveries_total", outcome="delivered") == 5
+        assert value(samples, "audit_trail_webhook_deliveries_total", outcome="failed") == 4
+        assert value(samples, "audit_trail_webhook_delivery_failures_total") == 4
 
 
 async def test_a_receiver_that_keeps_failing_goes_dead_until_resumed(

@@ -150,3 +150,49 @@ async def test_tenants_are_written_independently() -> None:
         committer.append("t1", [record("t1")]), committer.append("t2", [record("t2")])
     )
     assert list(results) == [0, 0]
+
+
+class RecordingMetrics:
+    """A ``Metrics`` observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[str, int, int, int]] = []  # tenant, leaves, entries, size
+        self.pending: list[int] = []
+
+    def committed(self, tenant: str, *, leaves: int, entries: int, log_size: int) -> None:
+        self.commits.append((tenant, leaves, entries, log_size))
+
+    def pending_writes(self, leaves: int) -> None:
+        self.pending.append(leaves)
+
+    def checkpoint_signed(self, tenant: str, size: int) -> None:
+        raise AssertionError("the committer signs no checkpoint")
+
+    def webhook_attempt(self, *, delivered: bool) -> None:
+        raise AssertionError("the committer delivers no webhook")
+
+
+async def test_each_write_reports_its_batch_the_entries_and_the_queue_depth() -> None:
+    log, metrics = SlowLog(), RecordingMetrics()
+    committer = GroupCommitter(log, CountingQueryCache(), metrics=metrics)
+    log.release.clear()
+    first = asyncio.create_task(committer.append("t1", [record()]))
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(committer.append("t1", [record(), record()])) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert metrics.pending[-1] == 6  # three changes of two leaves wait behind the first
+    log.release.set()
+    await asyncio.gather(first, *later)
+
+    assert metrics.commits == [("t1", 1, 1, 1), ("t1", 6, 6, 7)]
+    assert metrics.pending[-1] == 0
+
+
+async def test_a_refused_change_is_not_counted() -> None:
+    log, metrics = SlowLog(), RecordingMetrics()
+    committer = GroupCommitter(log, CountingQueryCache(), metrics=metrics)
+    stored = record()
+    await committer.append("t1", [stored])
+    with pytest.raises(DuplicateEntry):
+        await committer.append("t1", [stored])
+    assert metrics.commits == [("t1", 1, 1, 1)]

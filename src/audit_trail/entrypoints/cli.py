@@ -22,6 +22,7 @@ from typing import Literal
 import uvicorn
 
 from audit_trail.adapters.auth import KeyConfigError, load_or_create_dev_key, mint_token
+from audit_trail.adapters.metrics.prometheus import share_between_workers
 from audit_trail.entrypoints import asgi, deliver_cli, export_cli, verify_cli
 from audit_trail.entrypoints.container import build_container, build_token_verifier, jwt_config
 from audit_trail.entrypoints.settings import Settings, SettingsError, load_settings
@@ -157,7 +158,9 @@ def _share_state_between_workers(settings: Settings) -> None:
 
     In-memory storage cannot be shared: refused. The in-process cache cannot be
     invalidated from another worker, so a reader could get a page older than a write
-    another worker acknowledged: the workers run without a cache instead."""
+    another worker acknowledged: the workers run without a cache instead. Metrics
+    go to files in a directory they share, summed at each scrape."""
+    share_between_workers()
     if settings.storage == "memory":
         raise CommandError(
             "AUDIT_STORAGE: memory storage cannot be shared by several workers; "

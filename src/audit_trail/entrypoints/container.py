@@ -42,6 +42,7 @@ from audit_trail.core.ports.holds import LegalHolds
 from audit_trail.core.ports.idempotency import IdempotencyStore
 from audit_trail.core.ports.index import QueryIndex
 from audit_trail.core.ports.log import TenantLog
+from audit_trail.core.ports.metrics import Metrics
 from audit_trail.core.ports.rate_limit import RateLimiter
 from audit_trail.core.ports.retention import RetentionStore
 from audit_trail.core.ports.sinks import SinkCursors
@@ -79,11 +80,13 @@ from audit_trail.entrypoints.http.evidence import EvidenceEndpoints
 from audit_trail.entrypoints.http.export import ExportEndpoint
 from audit_trail.entrypoints.http.holds import HoldEndpoints
 from audit_trail.entrypoints.http.meta import MetaEndpoints
+from audit_trail.entrypoints.http.observe import RequestMetrics
 from audit_trail.entrypoints.http.openapi import build_openapi
 from audit_trail.entrypoints.http.stream import StreamEndpoint
 from audit_trail.entrypoints.http.viewer import ViewerEndpoints
 from audit_trail.entrypoints.http.viewer_tokens import ViewerTokenEndpoints
 from audit_trail.entrypoints.http.webhooks import WebhookEndpoints
+from audit_trail.entrypoints.observability import build_metrics, build_readiness
 from audit_trail.entrypoints.rate_limits import open_rate_limiter
 from audit_trail.entrypoints.resources import open_index_upkeep, open_query_cache, open_repository
 from audit_trail.entrypoints.retention import open_retention_schedule
@@ -261,9 +264,15 @@ def storage_retention(storage: Storage) -> RetentionStore:
 
 
 def build_committer(
-    repository: TenantLog, cache: QueryCache, index: IndexUpkeep | None, settings: Settings
+    repository: TenantLog,
+    cache: QueryCache,
+    index: IndexUpkeep | None,
+    settings: Settings,
+    metrics: Metrics,
 ) -> GroupCommitter:
-    return GroupCommitter(repository, cache, max_pending=settings.max_pending_writes, index=index)
+    return GroupCommitter(
+        repository, cache, max_pending=settings.max_pending_writes, index=index, metrics=metrics
+    )
 
 
 def build_http_api(
@@ -281,6 +290,7 @@ def build_http_api(
     viewer: ViewerEndpoints,
     viewer_tokens: ViewerTokenEndpoints,
     rate_limiter: RateLimiter | None = None,
+    metrics: RequestMetrics | None = None,
 ) -> HttpApi:
     return HttpApi(
         {
@@ -299,6 +309,7 @@ def build_http_api(
         max_body_bytes=settings.max_body_bytes,
         cors=CorsPolicy(settings.cors_origins),
         rate_limiter=rate_limiter,
+        metrics=metrics,
     )
 
 
@@ -325,13 +336,21 @@ class Container(containers.DeclarativeContainer):
     query_index = providers.Singleton(storage_query_index, repository)
     index_integrator = providers.Singleton(IndexIntegrator, query_index, repository)
     index_upkeep = providers.Resource(open_index_upkeep, index_integrator, settings)
-    committer = providers.Singleton(build_committer, repository, cache, index_upkeep, settings)
+    metrics = providers.Singleton(build_metrics, settings, cache)
+    committer = providers.Singleton(
+        build_committer, repository, cache, index_upkeep, settings, metrics
+    )
 
     # the evidence: proofs and signed checkpoints
     signer = providers.Singleton(build_note_signer, settings)
     log_tree = providers.Singleton(LogTree, repository)
     checkpoints = providers.Singleton(
-        Checkpoints, repository, log_tree, signer, providers.Callable(log_origin, settings)
+        Checkpoints,
+        repository,
+        log_tree,
+        signer,
+        providers.Callable(log_origin, settings),
+        metrics=metrics,
     )
     log_evidence = providers.Singleton(
         LogEvidence, repository, repository, log_tree, checkpoints, processor
@@ -433,6 +452,7 @@ class Container(containers.DeclarativeContainer):
         webhook_sender,
         clock,
         providers.Callable(webhook_settings, settings, providers.Callable(log_origin, settings)),
+        metrics=metrics,
     )
     webhook_dispatcher = providers.Singleton(
         WebhookDispatcher, webhook_store, webhook_worker, clock
@@ -467,7 +487,8 @@ class Container(containers.DeclarativeContainer):
         max_batch_entries=settings.provided.max_batch_entries,
     )
     evidence_endpoints = providers.Singleton(EvidenceEndpoints, log_evidence, signer)
-    meta_endpoints = providers.Singleton(MetaEndpoints, openapi, cache)
+    readiness = providers.Singleton(build_readiness, settings, repository, signer, cache)
+    meta_endpoints = providers.Singleton(MetaEndpoints, openapi, metrics, readiness)
     export_endpoint = providers.Singleton(ExportEndpoint, export_entries, clock)
     erase_endpoint = providers.Singleton(EraseEndpoint, erase_fields)
     stream_endpoint = providers.Singleton(StreamEndpoint, change_stream)
@@ -496,6 +517,7 @@ class Container(containers.DeclarativeContainer):
         viewer=viewer_endpoints,
         viewer_tokens=viewer_token_endpoints,
         rate_limiter=rate_limiter,
+        metrics=metrics,
     )
 
 

@@ -114,6 +114,9 @@ class Settings:
     retention_days: float | None = None  # default retention of every tenant; None: forever
     retention_sweep_seconds: float = 3600.0  # between two sweeps; 0: no background sweeper
     retention_batch: int = 500  # entries purged per commit
+    # operations (docs/operations.md)
+    metrics_max_tenants: int = 50  # tenants with their own metric labels; the rest: "_other"
+    ready_timeout_seconds: float = 1.0  # GET /ready: each dependency must answer within this
     # process
     log_level: str = "INFO"  # also uvicorn's
     access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
@@ -133,6 +136,7 @@ class Settings:
             "max_batch_entries",
             "export_page_size",
             "max_pending_writes",
+            "ready_timeout_seconds",
             "idempotency_ttl_seconds",
             "idempotency_lease_seconds",
             "stream_poll_seconds",
@@ -156,6 +160,7 @@ class Settings:
         for name in (
             "jwt_leeway_seconds",
             "token_cache_size",
+            "metrics_max_tenants",
             "query_index_delay_seconds",
             "retention_sweep_seconds",
         ):

@@ -180,6 +180,11 @@ class RedisQueryCache:
         """Whether an invalidation was lost and the epoch not renewed since."""
         return self._covered < self._lost
 
+    async def answers(self, seconds: float) -> None:
+        """Returns once Redis answers a PING within ``seconds``, else raises: the
+        readiness probe, which neither consults nor moves the breaker."""
+        await self._link.call("PING", seconds=seconds, limit=seconds)
+
     async def ping(self) -> bool:
         """Whether Redis answers (it then knows the scripts); if not, the breaker
         opens at once."""

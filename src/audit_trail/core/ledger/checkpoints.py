@@ -12,13 +12,20 @@ from audit_trail.core.errors import LogRangeError
 from audit_trail.core.integrity.checkpoint import Checkpoint
 from audit_trail.core.ledger.tree import LogTree
 from audit_trail.core.ports.log import StoredCheckpoint, TenantLog
+from audit_trail.core.ports.metrics import NO_METRICS, Metrics
 from audit_trail.core.ports.signer import NoteSigner
 
 
 class Checkpoints:
     def __init__(
-        self, log_store: TenantLog, tree: LogTree, signer: NoteSigner, origin_prefix: str
+        self,
+        log_store: TenantLog,
+        tree: LogTree,
+        signer: NoteSigner,
+        origin_prefix: str,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._log = log_store
         self._tree = tree
         self._signer = signer
@@ -38,7 +45,9 @@ class Checkpoints:
         kept = await self._log.latest_checkpoint(tenant)
         if kept is not None and kept.size >= size:
             return kept
-        return await self._sign(tenant, size)
+        signed = await self._sign(tenant, size)
+        self._metrics.checkpoint_signed(tenant, size)
+        return signed
 
     async def at(self, tenant: str, size: int) -> StoredCheckpoint:
         """The checkpoint of the tree of exactly ``size`` leaves."""

@@ -27,6 +27,7 @@ from audit_trail.core.errors import DomainError, Overloaded
 from audit_trail.core.index.upkeep import IndexUpkeep
 from audit_trail.core.ports import QueryCache
 from audit_trail.core.ports.log import LogRecord, TenantLog
+from audit_trail.core.ports.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ class GroupCommitter:
         max_pending: int = DEFAULT_MAX_PENDING,
         max_write: int = DEFAULT_MAX_WRITE,
         index: IndexUpkeep | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._log = log_store
+        self._metrics = metrics
         self._cache = cache
         self._index = index
         self._max_pending = max_pending
@@ -85,6 +88,7 @@ class GroupCommitter:
         waiting = _Waiting(records, asyncio.get_running_loop().create_future())
         queue.waiting.append(waiting)
         queue.pending += len(records)
+        self._metrics.pending_writes(self.pending)
         if queue.writer is None:
             queue.writer = asyncio.create_task(self._drain(tenant, queue))
         return await asyncio.shield(waiting.done)
@@ -109,6 +113,7 @@ class GroupCommitter:
             batch.append(item)
             size += len(item.records)
         queue.pending -= size
+        self._metrics.pending_writes(self.pending)
         return batch
 
     async def _write(self, tenant: str, batch: list[_Waiting]) -> None:
@@ -132,11 +137,32 @@ class GroupCommitter:
             if isinstance(result, int)
         )
         if stored:
+            self._count(tenant, batch, results)
             if self._index is not None:
                 await self._index.committed(tenant, stored)
             await self._invalidate(tenant)
         for item, result in zip(batch, results, strict=True):
             _settle(item.done, result)
+
+    def _count(
+        self, tenant: str, batch: list[_Waiting], results: Sequence[int | DomainError]
+    ) -> None:
+        kept = [
+            (item, first)
+            for item, first in zip(batch, results, strict=True)
+            if isinstance(first, int)
+        ]
+        self._metrics.committed(
+            tenant,
+            leaves=sum(len(item.records) for item, _ in kept),
+            entries=sum(
+                1
+                for item, _ in kept
+                for record in item.records
+                if record.revision is not None and record.revision.revision == 1
+            ),
+            log_size=max(first + len(item.records) for item, first in kept),
+        )
 
     async def _invalidate(self, tenant: str) -> None:
         try:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from audit_trail.core.cancellation import raise_if_cancelled
 from audit_trail.core.ports import Clock
+from audit_trail.core.ports.metrics import NO_METRICS, Metrics
 from audit_trail.core.ports.webhook_sender import SendResult, WebhookMessage, WebhookSender
 from audit_trail.core.ports.webhooks import Progress, WebhookStore
 from audit_trail.core.principal import Principal, Scope
@@ -54,7 +55,10 @@ class SubscriptionWorker:
         sender: WebhookSender,
         clock: Clock,
         settings: WebhookSettings,
+        *,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._reader = reader
         self._sender = sender
@@ -151,6 +155,7 @@ class SubscriptionWorker:
             result = await self._sender.send(message)
             attempt = _attempt(at, change.index, message.webhook_id, result)
             attempts.append(attempt)
+            self._metrics.webhook_attempt(delivered=attempt.ok)
             if not attempt.ok:
                 return cursor, attempts, attempt
             cursor = change.index

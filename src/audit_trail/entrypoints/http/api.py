@@ -8,6 +8,7 @@ error becomes a problem response here, so both apps answer byte for byte the sam
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from http import HTTPStatus
@@ -17,6 +18,7 @@ from audit_trail.entrypoints.http.auth import BearerAuthenticator
 from audit_trail.entrypoints.http.body import check_body_size, too_large
 from audit_trail.entrypoints.http.cors import CorsPolicy
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
+from audit_trail.entrypoints.http.observe import RequestMetrics
 from audit_trail.entrypoints.http.problems import (
     MALFORMED_REQUEST,
     METHOD_NOT_ALLOWED,
@@ -48,6 +50,7 @@ class HttpApi:
         routes: RouteTable = ROUTES,
         cors: CorsPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         missing = {r.operation for r in routes.routes} - endpoints.keys()
         if missing:
@@ -58,16 +61,21 @@ class HttpApi:
         self._routes = routes
         self._cors = cors or CorsPolicy()
         self._rate_limiter = rate_limiter
+        self._metrics = metrics
 
     async def serve(self, route: Route, request: HttpRequest) -> HttpResponse:
         """The response to ``request``, which the app routed to ``route``.
 
         HEAD (on a GET route) gets GET's status and headers without the body."""
+        started = time.perf_counter()
         try:
             response = await self._run(route, request)
         except Exception as exc:
             response = known_problem(exc) or _unexpected(request, route)
         response = self._cors.decorate(request, response)
+        if self._metrics is not None:
+            elapsed = time.perf_counter() - started
+            self._metrics.request(route.full_path, request.method, response.status, elapsed)
         if request.method != "HEAD":
             return response
         if response.stream is not None:

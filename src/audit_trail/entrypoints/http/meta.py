@@ -1,4 +1,5 @@
-"""The public endpoints: liveness, the OpenAPI document, the docs (Swagger UI), the metrics."""
+"""The public endpoints: liveness, readiness, the OpenAPI document, the docs (Swagger UI),
+the metrics."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from typing import Any
 
 import msgspec
 
-from audit_trail.adapters.cache.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from audit_trail.adapters.cache.metrics import render_prometheus
-from audit_trail.core.ports import QueryCache
+from audit_trail.adapters.metrics.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from audit_trail.adapters.metrics.prometheus import PrometheusMetrics
 from audit_trail.entrypoints.http.assets import StaticBundle
 from audit_trail.entrypoints.http.messages import HttpResponse, json_response
+from audit_trail.entrypoints.http.readiness import Readiness
 from audit_trail.entrypoints.http.routes import Call, Endpoint
 
 # The docs are Swagger UI, vendored in the package (scripts/vendor-swagger-ui): it
@@ -27,11 +28,13 @@ DOCS_CSP = (
 
 class MetaEndpoints:
     """Serves the OpenAPI document (rendered once), the docs (Swagger UI's files,
-    read once) and the counters of the query cache (whatever ``stats`` the active
-    cache keeps)."""
+    read once), the metrics and the readiness checks."""
 
-    def __init__(self, openapi: dict[str, Any], cache: QueryCache | None = None) -> None:
-        self._cache = cache
+    def __init__(
+        self, openapi: dict[str, Any], metrics: PrometheusMetrics, readiness: Readiness
+    ) -> None:
+        self._metrics = metrics
+        self._readiness = readiness
         self._openapi = HttpResponse(
             200, (("content-type", "application/json"),), msgspec.json.encode(openapi)
         )
@@ -46,6 +49,7 @@ class MetaEndpoints:
             "getDocs": self.docs,
             "getDocsAsset": self.docs_asset,
             "getMetrics": self.metrics,
+            "getReady": self._readiness.ready,
         }
 
     async def check_port(self, call: Call) -> HttpResponse:
@@ -61,5 +65,4 @@ class MetaEndpoints:
         return self._docs.response(call.path_param("asset"), call.request)
 
     async def metrics(self, call: Call) -> HttpResponse:
-        text = render_prometheus(getattr(self._cache, "stats", None))
-        return HttpResponse(200, (("content-type", METRICS_CONTENT_TYPE),), text.encode())
+        return HttpResponse(200, (("content-type", METRICS_CONTENT_TYPE),), self._metrics.render())

@@ -104,6 +104,8 @@ def _problems_of(route: Route) -> dict[str, Any]:
         slugs.append("entry-held")
     if route.conditional:
         slugs += ["precondition-failed", "conflict"]
+    if route.operation == "getReady":
+        slugs.append("not-ready")
     problems: dict[str, Any] = {}
     for slug in dict.fromkeys(slugs):
         kind = kinds[slug]

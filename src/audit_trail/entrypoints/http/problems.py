@@ -174,6 +174,13 @@ RATE_LIMITED = ProblemType(
     "done. Retry after `Retry-After` seconds; `RateLimit` and `RateLimit-Policy` say the "
     'limit (docs/operations.md, "Rate limits").',
 )
+NOT_READY = ProblemType(
+    "not-ready",
+    503,
+    "Not ready",
+    "A dependency (storage, the log signer, Redis) did not answer in time; `checks` says "
+    "which. Send traffic elsewhere until GET /ready answers 200.",
+)
 
 PROBLEM_TYPES = (
     VALIDATION_FAILED,
@@ -198,6 +205,7 @@ PROBLEM_TYPES = (
     IDEMPOTENCY_KEY_IN_USE,
     IDEMPOTENCY_KEY_REUSED,
     RATE_LIMITED,
+    NOT_READY,
 )
 
 

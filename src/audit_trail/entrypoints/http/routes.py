@@ -131,6 +131,14 @@ WEBHOOK = "/webhooks/{webhook_id}"
 ROUTES = RouteTable(
     (
         Route("GET", "/check-port", "checkPort", "Liveness probe", None, response="Status"),
+        Route(
+            "GET",
+            "/ready",
+            "getReady",
+            "Readiness probe: 200 when storage, the log signer and Redis (if used) answer",
+            None,
+            response="Readiness",
+        ),
         Route("GET", "/openapi.json", "getOpenApi", "This OpenAPI document", None),
         Route(
             "GET",
@@ -152,7 +160,7 @@ ROUTES = RouteTable(
             "GET",
             "/metrics",
             "getMetrics",
-            "Query cache counters, in the Prometheus text format",
+            "Request, write, log, cache and webhook metrics, in the Prometheus text format",
             None,
             media_type="text/plain",
         ),

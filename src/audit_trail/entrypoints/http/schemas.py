@@ -63,6 +63,14 @@ def _nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+_READY_CHECKS: Schema = {
+    "type": "object",
+    "description": "not-ready and GET /ready: each dependency checked (storage, signer, "
+    'redis) and its outcome, `"ok"` or why not.',
+    "additionalProperties": {"type": "string"},
+}
+
+
 def _object(properties: dict[str, Schema], required: list[str], description: str) -> Schema:
     return {
         "type": "object",
@@ -290,10 +298,16 @@ def component_schemas(max_batch_entries: int) -> dict[str, Schema]:
                     "description": "entry-held: the legal hold that protects the entry.",
                 },
                 "entry_id": {"type": "string", "description": "entry-held: the entry."},
+                "checks": _READY_CHECKS,
             },
             "required": ["type", "title", "status", "detail"],
         },
         "Status": _object({"status": {"const": "ok"}}, ["status"], "The service is up."),
+        "Readiness": _object(
+            {"status": {"const": "ready"}, "checks": _READY_CHECKS},
+            ["status", "checks"],
+            "Every dependency answered in time.",
+        ),
         **_evidence_schemas(),
         **_retention_schemas(),
         **_webhooks(),

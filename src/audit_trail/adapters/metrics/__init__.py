@@ -1,0 +1,1 @@
+"""Metrics adapters: the core's ``Metrics`` port and the HTTP layer's request timings."""
