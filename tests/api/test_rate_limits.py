@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from prometheus_client.parser import text_string_to_metric_families
 
 from audit_trail.entrypoints.container import build_container
 from tests.api.client import Api, entry
@@ -136,3 +137,19 @@ async def test_the_openapi_document_lists_429_on_limited_routes(limited: Limited
     assert set(too_many["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy"}
     assert "429" in paths["/apiv3/audit_trail/entries"]["get"]["responses"]
     assert "429" not in paths["/apiv3/audit_trail/log/key"]["get"]["responses"]
+
+
+async def test_metrics_count_what_the_limits_allowed_and_refused(limited: Limited) -> None:
+    for _ in range(WRITES + 2):
+        await write(limited)
+
+    scraped = await limited.call("GET", "/metrics", anonymous=True)
+
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    assert samples["audit_trail_rate_limit_allowed_total"] == WRITES
+    assert samples["audit_trail_rate_limit_limited_total"] == 2
+    assert samples["audit_trail_rate_limit_failed_open_total"] == 0

@@ -336,7 +336,9 @@ class Container(containers.DeclarativeContainer):
     query_index = providers.Singleton(storage_query_index, repository)
     index_integrator = providers.Singleton(IndexIntegrator, query_index, repository)
     index_upkeep = providers.Resource(open_index_upkeep, index_integrator, settings)
-    metrics = providers.Singleton(build_metrics, settings, cache)
+    rate_limit_clock = providers.Object(time.monotonic)  # tests override it
+    rate_limiter = providers.Resource(open_rate_limiter, settings, rate_limit_clock)
+    metrics = providers.Singleton(build_metrics, settings, cache, rate_limiter)
     committer = providers.Singleton(
         build_committer, repository, cache, index_upkeep, settings, metrics
     )
@@ -500,8 +502,6 @@ class Container(containers.DeclarativeContainer):
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)
     viewer_endpoints = providers.Singleton(ViewerEndpoints)
-    rate_limit_clock = providers.Object(time.monotonic)  # tests override it
-    rate_limiter = providers.Resource(open_rate_limiter, settings, rate_limit_clock)
     http_api = providers.Singleton(
         build_http_api,
         entry_endpoints,

@@ -6,6 +6,7 @@ from audit_trail.adapters.metrics.prometheus import PrometheusMetrics
 from audit_trail.core.integrity.checkpoint import ROOT_SIZE, Checkpoint
 from audit_trail.core.ports import QueryCache
 from audit_trail.core.ports.log import TenantLog
+from audit_trail.core.ports.rate_limit import RateLimiter
 from audit_trail.core.ports.signer import NoteSigner
 from audit_trail.entrypoints.http.readiness import Probe, Readiness
 from audit_trail.entrypoints.settings import Settings
@@ -16,8 +17,12 @@ READY_TENANT = "_ready"
 _PROBE_CHECKPOINT = Checkpoint("audit-trail/ready", 0, bytes(ROOT_SIZE))
 
 
-def build_metrics(settings: Settings, cache: QueryCache) -> PrometheusMetrics:
-    return PrometheusMetrics(max_tenants=settings.metrics_max_tenants, cache=cache)
+def build_metrics(
+    settings: Settings, cache: QueryCache, rate_limiter: RateLimiter | None
+) -> PrometheusMetrics:
+    return PrometheusMetrics(
+        max_tenants=settings.metrics_max_tenants, cache=cache, rate_limiter=rate_limiter
+    )
 
 
 def build_readiness(

@@ -58,6 +58,13 @@ CACHE_HELP = {
     "lost_invalidations": "Invalidations not known to have reached the cache backend in time.",
     "breaker_opened": "Times the cache backend's circuit breaker opened.",
 }
+# the fields of the rate limiters' ``stats`` (``RateLimitStats``)
+RATE_LIMIT_HELP = {
+    "allowed": "Requests a rate limit let through.",
+    "limited": "Requests refused with 429 by a rate limit.",
+    "failed_open": "Requests let through because the rate limit store could not decide.",
+    "breaker_opened": "Times the rate limit store's circuit breaker opened.",
+}
 
 
 def multiprocess_dir() -> str | None:
@@ -81,14 +88,23 @@ def share_between_workers() -> str:
 class PrometheusMetrics:
     """Counts what the core and the HTTP layer report; ``render`` is the scrape."""
 
-    def __init__(self, *, max_tenants: int = 50, cache: object | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_tenants: int = 50,
+        cache: object | None = None,
+        rate_limiter: object | None = None,
+    ) -> None:
         self._registry = CollectorRegistry(auto_describe=True)
         self._multiprocess = multiprocess_dir() is not None
         self._max_tenants = max_tenants
         self._named: set[str] = set()
         self._other_sizes: dict[str, int] = {}
-        self._cache = cache
-        self._cache_seen: dict[str, int] = {}
+        self._sources = (
+            ("cache", cache, CACHE_HELP),
+            ("rate_limit", rate_limiter, RATE_LIMIT_HELP),
+        )
+        self._seen: dict[str, int] = {}
         self._sampled_at = 0.0
         r = self._registry
         route = ("route", "method", "status")
@@ -155,14 +171,18 @@ class PrometheusMetrics:
             "Webhook delivery attempts that failed (no 2xx in time).",
             registry=r,
         )
-        self._cache_counters: dict[str, Counter] = {}
-        self.breaker = Gauge(
-            "audit_trail_cache_breaker_state",
-            "State of the cache backend's circuit breaker (1 for the current state).",
-            ("state",),
-            registry=r,
-            multiprocess_mode="livemax",
-        )
+        self._counters: dict[str, Counter] = {}
+        self._breakers = {
+            prefix: Gauge(
+                f"audit_trail_{prefix}_breaker_state",
+                f"State of the {prefix.replace('_', ' ')} backend's circuit breaker "
+                "(1 for the current state).",
+                ("state",),
+                registry=r,
+                multiprocess_mode="livemax",
+            )
+            for prefix, _, _ in self._sources
+        }
         self._sample()
 
     # --- the core's Metrics port
@@ -223,28 +243,26 @@ class PrometheusMetrics:
         return OTHER_TENANTS
 
     def _sample(self) -> None:
-        """Bring the cache's counters and breaker state up to date."""
+        """Bring the counters and breaker states of the cache and the rate limiter (what
+        their ``stats`` hold) up to date."""
         self._sampled_at = time.monotonic()
-        stats = getattr(self._cache, "stats", None)
-        if stats is None or not dataclasses.is_dataclass(stats) or isinstance(stats, type):
-            return
-        for field in dataclasses.fields(stats):
-            value = getattr(stats, field.name)
-            if isinstance(value, BreakerState):
-                for state in BreakerState:
-                    self.breaker.labels(state.value).set(int(state is value))
-            elif isinstance(value, int) and not isinstance(value, bool):
-                self._cache_counter(field.name).inc(
-                    max(0, value - self._cache_seen.get(field.name, 0))
-                )
-                self._cache_seen[field.name] = value
+        for prefix, source, helps in self._sources:
+            stats = getattr(source, "stats", None)
+            if stats is None or not dataclasses.is_dataclass(stats) or isinstance(stats, type):
+                continue
+            for field in dataclasses.fields(stats):
+                value = getattr(stats, field.name)
+                if isinstance(value, BreakerState):
+                    for state in BreakerState:
+                        self._breakers[prefix].labels(state.value).set(int(state is value))
+                elif isinstance(value, int) and not isinstance(value, bool):
+                    name = f"audit_trail_{prefix}_{field.name}"
+                    seen = self._seen.get(name, 0)
+                    self._counter(name, helps.get(field.name, name)).inc(max(0, value - seen))
+                    self._seen[name] = value
 
-    def _cache_counter(self, name: str) -> Counter:
-        counter = self._cache_counters.get(name)
+    def _counter(self, name: str, help_text: str) -> Counter:
+        counter = self._counters.get(name)
         if counter is None:
-            counter = self._cache_counters[name] = Counter(
-                f"audit_trail_cache_{name}",
-                CACHE_HELP.get(name, f"Cache counter {name}."),
-                registry=self._registry,
-            )
+            counter = self._counters[name] = Counter(name, help_text, registry=self._registry)
         return counter
