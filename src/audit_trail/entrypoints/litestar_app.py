@@ -32,6 +32,7 @@ from audit_trail.entrypoints.http import (
     framework_problem,
 )
 from audit_trail.entrypoints.http.problems import internal_error
+from audit_trail.entrypoints.http.request_log import RequestLog
 from audit_trail.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,4 +160,6 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
     )
+    # inside Litestar's error handling, so that its own 404 and 405 pass through it
+    app.asgi_handler = RequestLog(app.asgi_handler)  # type: ignore[arg-type, assignment]
     return app
