@@ -158,6 +158,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         on_shutdown=[close_resources],
         exception_handlers={HTTPException: framework_error, Exception: unexpected_error},
         openapi_config=None,
+        logging_config=None,  # the process's own (audit_trail.entrypoints.logs), not Litestar's
         request_max_body_size=settings.max_body_bytes,
     )
     # inside Litestar's error handling, so that its own 404 and 405 pass through it
