@@ -30,6 +30,7 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's message again, with terminal colours
 }
 
 
