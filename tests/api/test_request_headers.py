@@ -172,3 +172,9 @@ async def test_each_request_is_logged_without_its_secrets(
     assert lines[0]["tenant"] == lines[1]["tenant"] == "acme"
     assert "tenant" not in lines[2]
     assert all(line["duration_ms"] >= 0 for line in lines)
+
+
+async def test_the_openapi_document_says_what_a_request_id_may_be(app: Api) -> None:
+    document = (await app.call("GET", "/openapi.json", anonymous=True)).json()
+    assert "`X-Request-ID`" in document["info"]["description"]
+    assert "1 to 128 characters" in document["info"]["description"]
