@@ -79,9 +79,8 @@ async def test_a_preflight_from_a_listed_origin_is_answered(api: Api) -> None:
     assert headers["access-control-allow-origin"] == LISTED
     assert headers["access-control-allow-methods"] == "GET, HEAD, PUT, DELETE"
     allowed = {h.strip().lower() for h in headers["access-control-allow-headers"].split(",")}
-    assert {"authorization", "content-type", "idempotency-key", "if-match", "last-event-id"} <= (
-        allowed
-    )
+    sent = {"authorization", "content-type", "idempotency-key", "if-match", "last-event-id"}
+    assert {*sent, "x-request-id"} <= allowed
     assert int(headers["access-control-max-age"]) > 0
     assert "Origin" in headers["vary"]
 
@@ -94,7 +93,7 @@ async def test_an_actual_request_from_a_listed_origin_carries_cors_headers(api: 
     exposed = {
         h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
     }
-    assert {"etag", "link", "retry-after"} <= exposed
+    assert {"etag", "link", "retry-after", "x-request-id"} <= exposed
     refused = await api.call("GET", "/entries", anonymous=True, headers={"origin": LISTED})
     assert refused.status_code == 401  # the browser lets the page read why
     assert refused.headers["access-control-allow-origin"] == LISTED

@@ -217,7 +217,7 @@ def test_several_workers_refuse_memory_storage(
 
 
 def test_several_workers_share_no_in_process_cache(
-    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[dict[str, object]] = []
 
@@ -226,8 +226,7 @@ def test_several_workers_share_no_in_process_cache(
 
     monkeypatch.setenv("AUDIT_CACHE", "memory")
     monkeypatch.setattr(uvicorn, "run", fake_run)
-    with caplog.at_level(logging.WARNING):
-        assert cli.main(["serve", "--port", "1", "--workers", "2"]) == 0
+    assert cli.main(["serve", "--port", "1", "--workers", "2"]) == 0
     assert started == [
         {
             "app": cli.APPS[cli.DEFAULT_APP],
@@ -238,13 +237,14 @@ def test_several_workers_share_no_in_process_cache(
             "workers": 2,
             "log_level": logging.INFO,
             "proxy_headers": False,
+            "log_config": started[0]["log_config"],
             "access_log": False,
             "loop": "uvloop",
             "http": "httptools",
             "timeout_graceful_shutdown": 5,
         }
     ]
-    assert any("without a query cache" in r.getMessage() for r in caplog.records)
+    assert "without a query cache" in capsys.readouterr().err  # serve configures logging
 
 
 def test_unusable_dev_key_location_exits_2(
@@ -297,12 +297,25 @@ def _serve_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     return options
 
 
-def test_serve_logs_no_request_lines_unless_asked(
+def _request_log_level(options: dict[str, object]) -> object:
+    config = options["log_config"]
+    assert isinstance(config, dict)
+    return config["loggers"]["audit_trail.access"]["level"]
+
+
+def test_serve_logs_requests_itself_when_json_or_asked(
     dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert _serve_options(monkeypatch)["access_log"] is False
+    monkeypatch.setenv("AUDIT_LOG_FORMAT", "text")
+    assert _serve_options(monkeypatch)["access_log"] is False  # never uvicorn's own
+    assert _request_log_level(_serve_options(monkeypatch)) == "WARNING"
     monkeypatch.setenv("AUDIT_ACCESS_LOG", "true")
-    assert _serve_options(monkeypatch)["access_log"] is True
+    assert _request_log_level(_serve_options(monkeypatch)) == "NOTSET"
+    monkeypatch.setenv("AUDIT_LOG_FORMAT", "json")
+    monkeypatch.delenv("AUDIT_ACCESS_LOG")
+    assert _request_log_level(_serve_options(monkeypatch)) == "NOTSET"
+    monkeypatch.setenv("AUDIT_ACCESS_LOG", "false")
+    assert _request_log_level(_serve_options(monkeypatch)) == "WARNING"
 
 
 def test_uvicorns_log_level_follows_the_setting(

@@ -25,6 +25,7 @@ from audit_trail.adapters.auth import KeyConfigError, load_or_create_dev_key, mi
 from audit_trail.adapters.metrics.prometheus import share_between_workers
 from audit_trail.entrypoints import asgi, deliver_cli, export_cli, verify_cli
 from audit_trail.entrypoints.container import build_container, build_token_verifier, jwt_config
+from audit_trail.entrypoints.logs import configure_logging
 from audit_trail.entrypoints.settings import Settings, SettingsError, load_settings
 from audit_trail.plugins import PluginSetupError
 from audit_trail.plugins.manager import build_plugin_manager, describe_plugins, plugin_config
@@ -82,7 +83,7 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
-    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
+    log_config = configure_logging(settings)
     dev_key = None if _has_jwt_key(settings) else _dev_key(settings)[1]
     _check_configuration(settings)
     if args.workers > 1:
@@ -107,7 +108,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_level=level,
             proxy_headers=False,  # the service applies AUDIT_TRUSTED_PROXIES itself
-            access_log=settings.access_log,
+            log_config=log_config,  # applied again in each worker
+            access_log=False,  # the service logs requests itself (audit_trail.access)
             loop=loop,
             http=http,
             # open streams (GET /stream) never end by themselves: past this, a stop

@@ -21,6 +21,7 @@ import logging
 import signal
 
 from audit_trail.entrypoints.container import build_container, start_delivery, stop
+from audit_trail.entrypoints.logs import configure_logging
 from audit_trail.entrypoints.settings import Settings, SettingsError
 
 DELIVER_HELP = "deliver webhooks and forward to sinks, without serving HTTP"
@@ -33,8 +34,7 @@ def deliver_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def deliver(args: argparse.Namespace, settings: Settings) -> int:
-    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
-    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
+    configure_logging(settings)
     if settings.storage == "memory":
         raise SettingsError(
             "AUDIT_STORAGE: memory storage is per process, so a delivery process cannot"

@@ -32,6 +32,7 @@ from audit_trail.entrypoints.http import (
     framework_problem,
 )
 from audit_trail.entrypoints.http.problems import internal_error
+from audit_trail.entrypoints.http.request_log import RequestLog
 from audit_trail.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         on_shutdown=[close_resources],
         exception_handlers={HTTPException: framework_error, Exception: unexpected_error},
         openapi_config=None,
+        logging_config=None,  # the process's own (audit_trail.entrypoints.logs), not Litestar's
         request_max_body_size=settings.max_body_bytes,
     )
+    # inside Litestar's error handling, so that its own 404 and 405 pass through it
+    app.asgi_handler = RequestLog(app.asgi_handler)  # type: ignore[arg-type, assignment]
     return app

@@ -30,6 +30,7 @@ from audit_trail.entrypoints.http import (
     framework_problem,
 )
 from audit_trail.entrypoints.http.problems import internal_error
+from audit_trail.entrypoints.http.request_log import RequestLog
 from audit_trail.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Quart:
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     app.url_map.converters["segment"] = _SegmentConverter
-    app.asgi_app = _collapsing_slashes(app.asgi_app)  # type: ignore[method-assign, assignment]
+    app.asgi_app = _collapsing_slashes(RequestLog(app.asgi_app))  # type: ignore[method-assign, assignment, arg-type]
     if container is None:
         container = build_container(settings)
 

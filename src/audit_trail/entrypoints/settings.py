@@ -119,7 +119,8 @@ class Settings:
     ready_timeout_seconds: float = 1.0  # GET /ready: each dependency must answer within this
     # process
     log_level: str = "INFO"  # also uvicorn's
-    access_log: bool = False  # one INFO line per request from uvicorn; off: it costs
+    log_format: Literal["json", "text"] | None = None  # None: text on a terminal, else json
+    access_log: bool | None = None  # one INFO line per request; None: on with json logs
     shutdown_timeout_seconds: int = 5  # how long a stop waits for open requests (streams)
 
     def __post_init__(self) -> None:

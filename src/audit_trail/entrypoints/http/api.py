@@ -31,9 +31,11 @@ from audit_trail.entrypoints.http.problems import (
     render_problem,
 )
 from audit_trail.entrypoints.http.rate_limits import rate_headers, rate_kind, rate_limited
+from audit_trail.entrypoints.http.request_log import note_route
 from audit_trail.entrypoints.http.routes import ROUTES, Call, Endpoint, Route, RouteTable
 
 log = logging.getLogger(__name__)
+_NO_STORE = ("cache-control", "no-store")
 
 
 class HttpApi:
@@ -72,6 +74,9 @@ class HttpApi:
             response = await self._run(route, request)
         except Exception as exc:
             response = known_problem(exc) or _unexpected(request, route)
+        if route.scope is not None and response.header("cache-control") is None:
+            # a token's answer is the tenant's data: no cache may keep it
+            response = replace(response, headers=(*response.headers, _NO_STORE))
         response = self._cors.decorate(request, response)
         if self._metrics is not None:
             elapsed = time.perf_counter() - started
@@ -88,10 +93,12 @@ class HttpApi:
         return self._cors.preflight(request, self._routes.paths.get(template, ()))
 
     async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
+        note_route(route, None)
         check_body_size(request, self._max_body_bytes)
         principal = None
         if route.scope is not None:
             principal = self._authenticator.authenticate(request)
+            note_route(route, principal.tenant)
             principal.require(route.scope)
         endpoint, call = self._endpoints[route.operation], Call(request, principal)
         kind = rate_kind(route)

@@ -12,8 +12,12 @@ from collections.abc import Iterable
 
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID"
-EXPOSED_HEADERS = "ETag, Link, Location, Retry-After, WWW-Authenticate, Content-Disposition"
+ALLOWED_HEADERS = (
+    "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID, X-Request-ID"
+)
+EXPOSED_HEADERS = (
+    "ETag, Link, Location, Retry-After, WWW-Authenticate, Content-Disposition, X-Request-ID"
+)
 MAX_AGE_SECONDS = 600
 
 

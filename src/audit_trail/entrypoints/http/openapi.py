@@ -287,6 +287,9 @@ def _description() -> str:
     return (
         "Record who did what to which resource; query it back per tenant.\n\n"
         "Send `Authorization: Bearer <JWT>` (the Authorize button, here).\n\n"
+        "Every response carries `X-Request-ID`: the request's own when it sent one of "
+        "1 to 128 characters `A-Z a-z 0-9 . _ : -`, else a new one; the service's log "
+        "names the request by it.\n\n"
         "## Problem types\n\n"
         "Errors are `application/problem+json` (RFC 9457); their `type` points to a "
         "row below.\n\n"
