@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,22 @@ TOKEN_ARGS = ["token", "--sub", "alice", "--tenant", "acme"]
 
 
 @pytest.fixture
-def dev_key_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean AUDIT_* environment whose development key lives under ``tmp_path``."""
+def dev_key_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A clean AUDIT_* environment whose development key lives under ``tmp_path``.
+
+    The environment is put back whole afterwards: ``serve --workers N`` sets variables
+    for its workers (``AUDIT_CACHE``, ``PROMETHEUS_MULTIPROC_DIR``) that would otherwise
+    leak into every later test of the session."""
+    before = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith("AUDIT_"):
+        if name.startswith("AUDIT_") or name == "PROMETHEUS_MULTIPROC_DIR":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "keys" / "dev-signing-key"
     monkeypatch.setenv("AUDIT_DEV_KEY_FILE", str(path))
-    return path
+    yield path
+    os.environ.clear()
+    os.environ.update(before)
 
 
 def run_ok(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
