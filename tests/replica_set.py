@@ -10,6 +10,7 @@ failover). Members are signalled only by their own pid (see ``tests.servers``).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,17 @@ class ReplicaSetMember(MongodServer):
     """A ``mongod --replSet`` that waits to be initiated by :class:`ReplicaSet`.
 
     Ready means "answers on its port"; it never initiates a one-member set itself.
+    A SIGTERM stops it within half a second: the default quiesce period of a
+    replica-set member (``shutdownTimeoutMillisForSignaledShutdown``, 15 s) would make
+    stopping a set take most of a minute.
     """
+
+    def _command(self) -> Sequence[str]:
+        return [
+            *super()._command(),
+            "--setParameter",
+            "shutdownTimeoutMillisForSignaledShutdown=500",
+        ]
 
     def _wait_until_ready(self, deadline: float) -> None:
         client = self._direct_client()
@@ -83,8 +94,12 @@ class ReplicaSet:
             raise
 
     def stop(self) -> None:
-        for member in self.members:
-            member.stop()
+        """SIGTERM every member by pid, all at once, and wait for each."""
+        threads = [threading.Thread(target=member.stop) for member in self.members]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def _initiate(self) -> None:
         config = {
