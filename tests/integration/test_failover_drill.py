@@ -42,11 +42,12 @@ from typing import Any
 import httpx
 import pytest
 
-import audit_trail
 from tests.integration.test_cli_serve import API, ENTRY, Service, cli, environment, serving
 from tests.replica_set import ReplicaSet
 
 pytestmark = pytest.mark.timeout(240)
+
+SRC = Path(__file__).resolve().parents[2] / "src"  # this checkout's code, in the service
 
 SECRET = "a-failover-drill-secret-of-32-bytes!!"
 TENANT = "drill"
@@ -208,8 +209,7 @@ def test_sigkill_the_primary_under_steady_ingest(
         AUDIT_MONGO_DATABASE=f"drill_{uuid.uuid4().hex}",
         AUDIT_MONGO_TIMEOUT_MS=str(MONGO_TIMEOUT_MS),
         AUDIT_IDEMPOTENCY_LEASE_SECONDS=str(IDEMPOTENCY_LEASE_SECONDS),
-        # the service runs the code under test, wherever the console script points
-        PYTHONPATH=str(Path(audit_trail.__file__).resolve().parents[1]),
+        PYTHONPATH=str(SRC),
     )
     minted = cli(tmp_path, env, "token", "--sub", "drill", "--tenant", TENANT,
                  "--scope", "audit:read audit:write")  # fmt: skip
