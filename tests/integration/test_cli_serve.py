@@ -60,12 +60,27 @@ def cli(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 @contextmanager
-def serving(app: str, workdir: Path, env: dict[str, str]) -> Iterator[Service]:
+def serving(
+    app: str,
+    workdir: Path,
+    env: dict[str, str],
+    *options: str,
+) -> Iterator[Service]:
     port = free_port()
     log = workdir.parent / f"serve-{app}-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(AUDIT_TRAIL), "serve", "--app", app, "--host", HOST, "--port", str(port)],
+            [
+                str(AUDIT_TRAIL),
+                "serve",
+                "--app",
+                app,
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                *options,
+            ],
             cwd=workdir,
             env=env,
             stdout=sink,
