@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import socket
 import time
 from pathlib import Path
@@ -192,3 +193,36 @@ def test_a_body_sent_in_pieces_is_read_and_a_slow_body_is_cut_off(
         assert time.monotonic() - started < REQUEST_TIMEOUT + SLACK
         status, problem = status_and_problem(answer)
         assert (status, problem["status"]) == (408, 408)
+
+
+@pytest.mark.parametrize("app", ["quart", "litestar"])
+def test_more_slow_connections_than_descriptors_get_503_not_a_flood_of_errors(
+    app: str, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with serving(app, workdir, bounded_environment(tmp_path)) as service:
+        resource.prlimit(service.process.pid, resource.RLIMIT_NOFILE, (200, 200))
+        port = int(service.url.rsplit(":", 1)[1])
+        log_size = service.log.stat().st_size
+
+        async def scenario() -> list[int]:
+            slow = [asyncio.create_task(slow_client(port)) for _ in range(500)]
+            await asyncio.sleep(1.0)
+            statuses = []
+            async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
+                for _ in range(int(HEADER_TIMEOUT + SLACK)):
+                    answer = await client.get(f"{API}/check-port", headers={"Connection": "close"})
+                    statuses.append(answer.status_code)
+                    if answer.status_code == 503:
+                        assert answer.headers["content-type"] == "application/problem+json"
+                        assert answer.headers["retry-after"] == "1"
+                    await asyncio.sleep(1.0)
+            await asyncio.gather(*slow)
+            return statuses
+
+        statuses = asyncio.run(scenario())
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses[-1] == 200, statuses  # the slow ones were cut off: served again
+        assert "Too many open files" not in service.output()
+        assert service.log.stat().st_size - log_size < 10_000

@@ -23,6 +23,7 @@ import functools
 import http
 import json
 import os
+import resource
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +34,9 @@ from audit_trail.entrypoints.settings import load_settings
 
 END_OF_HEAD = b"\r\n\r\n"
 LINGER_SECONDS = 2.0
+# descriptors kept free for what is not a client connection: storage, Redis, logs, files
+FD_HEADROOM = 64
+MIN_CONNECTIONS = 16
 Phase = Literal["head", "body", "idle", "closed"]
 
 
@@ -41,6 +45,7 @@ class ConnectionLimits:
     max_header_bytes: int
     header_timeout_seconds: float
     request_timeout_seconds: float
+    max_connections: int | None  # None: as the descriptor limit allows, read when needed
 
 
 @functools.cache
@@ -50,10 +55,21 @@ def connection_limits() -> ConnectionLimits:
         settings.max_header_bytes,
         settings.header_timeout_seconds,
         settings.request_timeout_seconds,
+        settings.max_connections,
     )
 
 
-def problem_response(status: int, detail: str) -> bytes:
+def default_max_connections() -> int:
+    """As many connections as the process may open descriptors, less a headroom: past
+    it a new connection is answered 503 at once rather than accepted until ``accept``
+    fails with "Too many open files" and every client waits."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 65_536
+    return max(MIN_CONNECTIONS, soft - FD_HEADROOM)
+
+
+def problem_response(status: int, detail: str, *headers: str) -> bytes:
     """A whole HTTP/1.1 response closing the connection, with an RFC 9457 body."""
     phrase = http.HTTPStatus(status).phrase
     body = json.dumps(
@@ -63,7 +79,8 @@ def problem_response(status: int, detail: str) -> bytes:
         f"HTTP/1.1 {status} {phrase}\r\n"
         "content-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
+        + "".join(f"{header}\r\n" for header in headers)
+        + "connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
 
@@ -79,6 +96,7 @@ class _Bounded:
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     cycle: Any
+    connections: set[Any]
 
     def _start_bounds(self) -> None:
         self._limits = connection_limits()
@@ -88,6 +106,14 @@ class _Bounded:
         self._header_timer: asyncio.TimerHandle | None = None
         self._request_timer: asyncio.TimerHandle | None = None
         self._arm_header_timer()
+        if len(self.connections) > (self._limits.max_connections or default_max_connections()):
+            # answered before reading: closing at once keeps the descriptors bounded
+            self._phase = "closed"
+            self._stop_bounds()
+            self.transport.write(
+                problem_response(503, "The server has too many open connections.", "retry-after: 1")
+            )
+            self.transport.close()
 
     def _arm_header_timer(self) -> None:
         self._header_timer = self.loop.call_later(
