@@ -190,6 +190,13 @@ def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> No
     elif isinstance(value, float):
         if not math.isfinite(value):
             errors.add(path, "numbers must be finite")
+        elif value.is_integer() and not SAFE_INTEGER_MIN <= value <= SAFE_INTEGER_MAX:
+            # JSON Schema counts 1e19 as an integer: the schema's integer range holds
+            errors.add(
+                path,
+                "integers must lie within ±(2**53 - 1), what JSON holds exactly; "
+                "send larger ones as strings",
+            )
     elif isinstance(value, Mapping):
         if depth > MAX_METADATA_DEPTH:
             errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")

@@ -293,6 +293,7 @@ def build_http_api(
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
+        max_query_parameters=settings.max_query_parameters,
         cors=CorsPolicy(settings.cors_origins),
     )
 

@@ -68,6 +68,7 @@ class Settings:
     # HTTP
     max_body_bytes: int = 1 * MIB
     max_batch_entries: int = 1000
+    max_query_parameters: int = 100  # name=value pairs in a query string; past it: 422
     # connection bounds (docs/operations.md, "Limits")
     max_header_bytes: int = 8 * 1024  # request line and header fields; past it: 431
     header_timeout_seconds: float = 10.0  # from a request's first byte to its last header
@@ -132,6 +133,7 @@ class Settings:
             "max_body_bytes",
             "max_batch_entries",
             "max_header_bytes",
+            "max_query_parameters",
             "header_timeout_seconds",
             "request_timeout_seconds",
             "backlog",

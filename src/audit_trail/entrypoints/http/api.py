@@ -13,7 +13,7 @@ from dataclasses import replace
 from http import HTTPStatus
 
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
-from audit_trail.entrypoints.http.body import check_body_size, too_large
+from audit_trail.entrypoints.http.body import check_body_size, check_query_size, too_large
 from audit_trail.entrypoints.http.cors import CorsPolicy
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
 from audit_trail.entrypoints.http.problems import (
@@ -43,6 +43,7 @@ class HttpApi:
         authenticator: BearerAuthenticator,
         *,
         max_body_bytes: int,
+        max_query_parameters: int = 100,
         routes: RouteTable = ROUTES,
         cors: CorsPolicy | None = None,
     ) -> None:
@@ -52,6 +53,7 @@ class HttpApi:
         self._endpoints = dict(endpoints)
         self._authenticator = authenticator
         self._max_body_bytes = max_body_bytes
+        self._max_query_parameters = max_query_parameters
         self._routes = routes
         self._cors = cors or CorsPolicy()
 
@@ -77,6 +79,7 @@ class HttpApi:
 
     async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
         check_body_size(request, self._max_body_bytes)
+        check_query_size(request, self._max_query_parameters)
         principal = None
         if route.scope is not None:
             principal = self._authenticator.authenticate(request)
