@@ -100,6 +100,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             dev_key.resolve(),
             DEFAULT_SCOPE,
         )
+    if settings.jwt_audience is None:
+        log.warning(
+            "AUDIT_JWT_AUDIENCE is not set: tokens with an aud claim are refused, "
+            "since they are meant for the service they name; set it to this service's"
+        )
     loop, http = _event_loop_and_parser(getattr(args, "http", "auto"))
     try:
         if args.workers > 1:  # workers build their own app: find import errors once, here
