@@ -96,3 +96,11 @@ async def test_equal_keys_in_different_objects_are_fine(app: Api) -> None:
 async def test_metadata_numbers_outside_the_schema_are_refused(app: Api, number: str) -> None:
     text = '{"action": "a.b", "metadata": {"n": ' + number + "}}"
     assert error_fields(await post_raw(app, text)) == {"metadata.n"}
+
+
+async def test_metadata_masked_past_the_bound_is_refused_not_stored_larger(app: Api) -> None:
+    notes = "ab@x.io " * 2000  # 16,000 bytes sent; each address masked grows by two
+    response = await app.call("POST", "/entries", json=entry(metadata={"notes": notes}))
+    assert "once processed" in messages(response)
+    kept = await app.record(entry(metadata={"notes": "ab@x.io " * 1000}))
+    assert kept["metadata"]["notes"].startswith("a***@x.io ")

@@ -173,6 +173,18 @@ def _metadata(errors: ErrorCollector, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def check_processed_metadata(metadata: Mapping[str, Any]) -> None:
+    """The metadata bound again, on what plugins made of the metadata (masking makes
+    text longer): what is stored stays within it, not only what was sent."""
+    size = len(_AS_SENT.encode(metadata).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ValidationFailed.single(
+            "metadata",
+            f"must be at most {MAX_METADATA_BYTES} bytes as JSON once processed"
+            f" (masked, enriched), not {size}",
+        )
+
+
 def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> None:
     # scalars first: most values are, and checking them against the ABCs is slow
     if isinstance(value, str):
