@@ -9,6 +9,8 @@ import json
 import resource
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,6 +41,15 @@ def bounded_environment(home: Path, **settings: str) -> dict[str, str]:
         AUDIT_STORAGE="memory",
         **settings,
     )
+
+
+@contextmanager
+def bounded_service(app: str, parser: str, tmp_path: Path) -> Iterator[Service]:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = bounded_environment(tmp_path)
+    with serving(app, workdir, env, "--http", parser) as service:
+        yield service
 
 
 def exchange(service: Service, request: bytes, timeout: float = 10.0) -> bytes:
@@ -102,9 +113,7 @@ async def slow_client(port: int, interval: float = 0.5) -> float:
 def test_oversized_head_and_double_framing_are_refused(
     app: str, parser: str, tmp_path: Path
 ) -> None:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    with serving(app, workdir, bounded_environment(tmp_path), "--http", parser) as service:
+    with bounded_service(app, parser, tmp_path) as service:
         big = b"GET " + API.encode() + b"/check-port HTTP/1.1\r\nHost: x\r\n"
         big += b"X-Big: " + b"a" * 10_240 + b"\r\n\r\n"
         status, problem = status_and_problem(exchange(service, big))
@@ -129,9 +138,7 @@ def test_oversized_head_and_double_framing_are_refused(
 def test_slow_heads_are_cut_off_while_others_are_served(
     app: str, parser: str, tmp_path: Path
 ) -> None:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    with serving(app, workdir, bounded_environment(tmp_path), "--http", parser) as service:
+    with bounded_service(app, parser, tmp_path) as service:
         port = int(service.url.rsplit(":", 1)[1])
 
         async def scenario() -> tuple[list[float], float]:
@@ -154,11 +161,11 @@ def test_slow_heads_are_cut_off_while_others_are_served(
 def test_a_body_sent_in_pieces_is_read_and_a_slow_body_is_cut_off(
     app: str, parser: str, tmp_path: Path
 ) -> None:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    env = bounded_environment(tmp_path)
-    with serving(app, workdir, env, "--http", parser) as service:
-        minted = cli(workdir, env, "token", "--sub", "a", "--tenant", "t", "--scope", "audit:write")
+    with bounded_service(app, parser, tmp_path) as service:
+        env = bounded_environment(tmp_path)
+        minted = cli(
+            tmp_path / "work", env, "token", "--sub", "a", "--tenant", "t", "--scope", "audit:write"
+        )
         assert minted.returncode == 0, minted.stderr
         body = json.dumps(ENTRY).encode()
         head = (
@@ -199,9 +206,7 @@ def test_a_body_sent_in_pieces_is_read_and_a_slow_body_is_cut_off(
 def test_more_slow_connections_than_descriptors_get_503_not_a_flood_of_errors(
     app: str, tmp_path: Path
 ) -> None:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    with serving(app, workdir, bounded_environment(tmp_path)) as service:
+    with bounded_service(app, "auto", tmp_path) as service:
         resource.prlimit(service.process.pid, resource.RLIMIT_NOFILE, (200, 200))
         port = int(service.url.rsplit(":", 1)[1])
         log_size = service.log.stat().st_size

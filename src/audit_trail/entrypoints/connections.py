@@ -85,7 +85,7 @@ def problem_response(status: int, detail: str, *headers: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class _Bounded:
+class _Bounded(asyncio.Protocol):
     """Mixed in before a uvicorn protocol: counts and times the bytes of each request.
 
     The phase moves head -> body -> idle: the head ends when the parser starts a new
@@ -97,10 +97,25 @@ class _Bounded:
     loop: asyncio.AbstractEventLoop
     cycle: Any
     connections: set[Any]
+    _phase: Phase
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_bounds()
+
+    def data_received(self, data: bytes) -> None:
+        if self._bounded_data(data):
+            super().data_received(data)
+            self._after_data()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._phase = "closed"
+        self._stop_bounds()
+        super().connection_lost(exc)
 
     def _start_bounds(self) -> None:
         self._limits = connection_limits()
-        self._phase: Phase = "head"
+        self._phase = "head"
         self._head = bytearray()
         self._cycle_before: object = None
         self._header_timer: asyncio.TimerHandle | None = None
@@ -224,34 +239,6 @@ class _Bounded:
 class BoundedHttpToolsProtocol(_Bounded, HttpToolsProtocol):
     """uvicorn's httptools protocol, bounded."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._start_bounds()
-
-    def data_received(self, data: bytes) -> None:
-        if self._bounded_data(data):
-            super().data_received(data)
-            self._after_data()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._phase = "closed"
-        self._stop_bounds()
-        super().connection_lost(exc)
-
 
 class BoundedH11Protocol(_Bounded, H11Protocol):
     """uvicorn's h11 protocol, bounded."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._start_bounds()
-
-    def data_received(self, data: bytes) -> None:
-        if self._bounded_data(data):
-            super().data_received(data)
-            self._after_data()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._phase = "closed"
-        self._stop_bounds()
-        super().connection_lost(exc)
