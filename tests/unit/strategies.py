@@ -36,7 +36,10 @@ json_scalars = (
     st.none()
     | st.booleans()
     | st.integers(SAFE_INTEGER_MIN, SAFE_INTEGER_MAX)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    # a float with no fraction is an integer to JSON Schema: within the same range
+    | st.floats(allow_nan=False, allow_infinity=False).filter(
+        lambda f: not f.is_integer() or SAFE_INTEGER_MIN <= f <= SAFE_INTEGER_MAX
+    )
     | st.text(_CHARS, max_size=20)
 )
 

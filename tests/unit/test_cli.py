@@ -248,8 +248,11 @@ def test_several_workers_share_no_in_process_cache(
             "log_config": started[0]["log_config"],
             "access_log": False,
             "loop": "uvloop",
-            "http": "httptools",
+            "http": cli.BOUNDED_PROTOCOLS["httptools"],
             "timeout_graceful_shutdown": 5,
+            "limit_concurrency": None,
+            "backlog": 2048,
+            "h11_max_incomplete_event_size": 8192,
         }
     ]
     assert "without a query cache" in capsys.readouterr().err  # serve configures logging
@@ -337,8 +340,20 @@ def test_serve_runs_on_uvloop_and_httptools_when_installed(
     dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     options = _serve_options(monkeypatch)
-    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+    assert (options["loop"], options["http"]) == ("uvloop", cli.BOUNDED_PROTOCOLS["httptools"])
     for module in ("uvloop", "httptools"):
         monkeypatch.setitem(sys.modules, module, None)  # as if not installed
     options = _serve_options(monkeypatch)
-    assert (options["loop"], options["http"]) == ("asyncio", "h11")
+    assert (options["loop"], options["http"]) == ("asyncio", cli.BOUNDED_PROTOCOLS["h11"])
+
+
+def test_serve_bounds_connections_as_the_settings_say(
+    dev_key_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIT_MAX_CONNECTIONS", "300")
+    monkeypatch.setenv("AUDIT_BACKLOG", "64")
+    monkeypatch.setenv("AUDIT_MAX_HEADER_BYTES", "4096")
+    options = _serve_options(monkeypatch)
+    assert options["limit_concurrency"] == 300
+    assert options["backlog"] == 64
+    assert options["h11_max_incomplete_event_size"] == 4096

@@ -500,3 +500,51 @@ def test_unusable_sub_is_rejected(value: Any) -> None:
     assert rejected(verifier(), sign(claims(sub=value))) == (
         "token sub claim must be a non-empty string"
     )
+
+
+# --- probe findings (issue 15) ---
+
+
+def signed_text(header: str, payload: str, key: str = SECRET) -> str:
+    """A token whose header and payload are exactly the JSON texts given, HS256."""
+    signing_input = b64(header.encode()) + "." + b64(payload.encode())
+    digest = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(digest)
+
+
+@pytest.mark.parametrize("separator", ["\t", "\u00a0", "\u2028", "\n"])
+def test_scopes_are_separated_by_spaces_alone(separator: str) -> None:
+    token = sign(claims(scope=f"audit:read{separator}audit:write"))
+    assert verifier().verify(token).scopes == frozenset({f"audit:read{separator}audit:write"})
+    assert verifier().verify(sign(claims(scope="audit:read  audit:write"))).scopes == frozenset(
+        {"audit:read", "audit:write"}
+    )
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_a_numeric_date_given_as_a_string_is_refused(name: str) -> None:
+    now = int(time.time())
+    value = {"exp": now + 300, "nbf": now - 10, "iat": now - 10}[name]
+    token = sign(claims(**{name: str(value)}))
+    assert rejected(verifier(), token) == f"token {name} claim must be a number"
+
+
+def test_duplicate_keys_in_the_payload_are_refused() -> None:
+    exp = int(time.time()) + 300
+    payload = f'{{"sub": "alice", "tenant": "acme", "tenant": "other", "exp": {exp}}}'
+    token = signed_text('{"alg": "HS256", "typ": "JWT"}', payload)
+    assert rejected(verifier(), token) == "token has a duplicate JSON key"
+
+
+def test_duplicate_keys_in_the_header_are_refused() -> None:
+    exp = int(time.time()) + 300
+    payload = f'{{"sub": "alice", "tenant": "acme", "exp": {exp}}}'
+    token = signed_text('{"alg": "HS256", "alg": "HS256"}', payload)
+    assert rejected(verifier(), token) == "token has a duplicate JSON key"
+    assert verifier().verify(signed_text('{"alg": "HS256"}', payload)).tenant == "acme"
+
+
+def test_a_token_with_an_audience_is_refused_when_none_is_configured() -> None:
+    # an audience-bound token is meant for the service it names, not for any service
+    token = sign(claims(aud="another-service"))
+    assert rejected(verifier(), token) == "token audience is not accepted"

@@ -173,6 +173,18 @@ def _metadata(errors: ErrorCollector, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def check_processed_metadata(metadata: Mapping[str, Any]) -> None:
+    """The metadata bound again, on what plugins made of the metadata (masking makes
+    text longer): what is stored stays within it, not only what was sent."""
+    size = len(_AS_SENT.encode(metadata).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ValidationFailed.single(
+            "metadata",
+            f"must be at most {MAX_METADATA_BYTES} bytes as JSON once processed"
+            f" (masked, enriched), not {size}",
+        )
+
+
 def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> None:
     # scalars first: most values are, and checking them against the ABCs is slow
     if isinstance(value, str):
@@ -190,6 +202,13 @@ def _check_json(errors: ErrorCollector, value: Any, path: str, depth: int) -> No
     elif isinstance(value, float):
         if not math.isfinite(value):
             errors.add(path, "numbers must be finite")
+        elif value.is_integer() and not SAFE_INTEGER_MIN <= value <= SAFE_INTEGER_MAX:
+            # JSON Schema counts 1e19 as an integer: the schema's integer range holds
+            errors.add(
+                path,
+                "integers must lie within ±(2**53 - 1), what JSON holds exactly; "
+                "send larger ones as strings",
+            )
     elif isinstance(value, Mapping):
         if depth > MAX_METADATA_DEPTH:
             errors.add(path, f"nests deeper than {MAX_METADATA_DEPTH} levels")

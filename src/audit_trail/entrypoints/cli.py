@@ -79,6 +79,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=_positive_int, default=1)
+    parser.add_argument(
+        "--http",
+        choices=["auto", *sorted(BOUNDED_PROTOCOLS)],
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
+    )
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,7 +102,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             dev_key.resolve(),
             DEFAULT_SCOPE,
         )
-    loop, http = _event_loop_and_parser()
+    if settings.jwt_audience is None:
+        log.warning(
+            "AUDIT_JWT_AUDIENCE is not set: tokens with an aud claim are refused, "
+            "since they are meant for the service they name; set it to this service's"
+        )
+    loop, http = _event_loop_and_parser(getattr(args, "http", "auto"))
     try:
         if args.workers > 1:  # workers build their own app: find import errors once, here
             _factory(args.app)()
@@ -111,10 +122,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=log_config,  # applied again in each worker
             access_log=False,  # the service logs requests itself (audit_trail.access)
             loop=loop,
-            http=http,
+            http=BOUNDED_PROTOCOLS[http],
             # open streams (GET /stream) never end by themselves: past this, a stop
             # cancels them (each client resumes with Last-Event-ID)
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            # bounds on connections (docs/operations.md, "Limits"): the protocols in
+            # entrypoints/connections.py bound the head's size and the request's time
+            limit_concurrency=settings.max_connections,
+            backlog=settings.backlog,
+            h11_max_incomplete_event_size=settings.max_header_bytes,
         )
     except ModuleNotFoundError as exc:
         if exc.name not in APPS:
@@ -125,14 +141,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _event_loop_and_parser() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
+def _event_loop_and_parser(
+    choice: str = "auto",
+) -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
     """uvloop and httptools (``uvicorn[standard]``, installed with the service) when
     they can be imported, else asyncio and h11: uvicorn's own "auto" choice, made
     here so that the log says which one runs."""
     loop: Literal["uvloop", "asyncio"] = "uvloop" if _installed("uvloop") else "asyncio"
     http: Literal["httptools", "h11"] = "httptools" if _installed("httptools") else "h11"
+    if choice in ("httptools", "h11"):
+        http = "httptools" if choice == "httptools" else "h11"
     log.info("event loop: %s; HTTP parser: %s", loop, http)
     return loop, http
+
+
+BOUNDED_PROTOCOLS = {
+    "httptools": "audit_trail.entrypoints.connections:BoundedHttpToolsProtocol",
+    "h11": "audit_trail.entrypoints.connections:BoundedH11Protocol",
+}
 
 
 def _installed(module: str) -> bool:

@@ -307,6 +307,7 @@ def build_http_api(
         },
         authenticator,
         max_body_bytes=settings.max_body_bytes,
+        max_query_parameters=settings.max_query_parameters,
         cors=CorsPolicy(settings.cors_origins),
         rate_limiter=rate_limiter,
         metrics=metrics,

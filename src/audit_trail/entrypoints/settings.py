@@ -68,6 +68,13 @@ class Settings:
     # HTTP
     max_body_bytes: int = 1 * MIB
     max_batch_entries: int = 1000
+    max_query_parameters: int = 100  # name=value pairs in a query string; past it: 422
+    # connection bounds (docs/operations.md, "Limits")
+    max_header_bytes: int = 8 * 1024  # request line and header fields; past it: 431
+    header_timeout_seconds: float = 10.0  # from a request's first byte to its last header
+    request_timeout_seconds: float = 60.0  # from a request's first byte to its body's end
+    max_connections: int | None = None  # open connections per worker; past it: 503
+    backlog: int = 2048  # connections the kernel queues before the service accepts them
     export_page_size: int = 500  # entries per storage read of GET /entries/export
     trusted_proxies: tuple[str, ...] = ()  # addresses or CIDR ranges
     cors_origins: tuple[str, ...] = ()  # exact origins that may call the API from a browser
@@ -135,6 +142,11 @@ class Settings:
             "redis_tenant_max_bytes",
             "max_body_bytes",
             "max_batch_entries",
+            "max_header_bytes",
+            "max_query_parameters",
+            "header_timeout_seconds",
+            "request_timeout_seconds",
+            "backlog",
             "export_page_size",
             "max_pending_writes",
             "ready_timeout_seconds",
@@ -167,6 +179,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_name(name)}: must not be negative")
+        if self.max_connections is not None and self.max_connections <= 0:
+            raise SettingsError("AUDIT_MAX_CONNECTIONS: must be a positive number")
         days = self.retention_days
         if days is not None and not (math.isfinite(days) and 0 < days <= MAX_RETENTION_DAYS):
             raise SettingsError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +104,8 @@ class PyJWTTokenVerifier:
         """As ``verify``, with the window in which the token is accepted."""
         key = self._key_for(token)
         claims = self._decode(token, key)
+        _check_json_segments(token)
+        _check_numeric_dates(claims)
         principal = Principal(
             subject=_subject(claims),
             tenant=self._tenant(claims),
@@ -171,12 +175,47 @@ def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
         if value is None:
             continue
         if isinstance(value, str):
-            scopes.update(value.split())
+            # RFC 6749, 3.3: scopes are separated by spaces (%x20) alone; a tab or a
+            # no-break space is part of a scope, which then matches none
+            scopes.update(item for item in value.split(" ") if item)
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):
             scopes.update(item for item in value if item)
         else:
             raise Unauthenticated(f"token {name} claim is malformed")
     return frozenset(scopes)
+
+
+def _check_json_segments(token: str) -> None:
+    """The header and the payload as JSON objects without a duplicate key: PyJWT
+    keeps the last of two, so a token could say one thing to us and another to a
+    parser that keeps the first."""
+    for segment in token.split(".")[:2]:
+        try:
+            text = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            json.loads(text, object_pairs_hook=_refusing_duplicates)
+        except (ValueError, TypeError):
+            raise Unauthenticated("token is malformed") from None
+        except _DuplicateKey:
+            raise Unauthenticated("token has a duplicate JSON key") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refusing_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result
+
+
+def _check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """RFC 7519 NumericDate is a JSON number; PyJWT also takes a string of digits."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Unauthenticated(f"token {name} claim must be a number")
 
 
 def _reason(exc: jwt.PyJWTError) -> str:

@@ -16,7 +16,7 @@ from audit_trail.core.ports import (
     RequestContext,
 )
 from audit_trail.core.principal import Principal, Scope
-from audit_trail.core.validation import identifier
+from audit_trail.core.validation import check_processed_metadata, identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,8 @@ def _caller_as_actor(principal: Principal) -> Actor:
 async def prepare(processor: EntryProcessor, entry: Entry, context: RequestContext) -> Entry:
     """``processor.prepare``, with the server-assigned fields kept as they were."""
     prepared = await processor.prepare(entry, context)
+    if prepared.metadata is not entry.metadata:
+        check_processed_metadata(prepared.metadata)
     kept = (entry.id, entry.tenant, entry.revision, entry.recorded_at, entry.recorded_by)
     if (
         prepared.id,

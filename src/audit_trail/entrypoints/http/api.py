@@ -15,7 +15,7 @@ from http import HTTPStatus
 
 from audit_trail.core.ports.rate_limit import RateLimiter
 from audit_trail.entrypoints.http.auth import BearerAuthenticator
-from audit_trail.entrypoints.http.body import check_body_size, too_large
+from audit_trail.entrypoints.http.body import check_body_size, check_query_size, too_large
 from audit_trail.entrypoints.http.cors import CorsPolicy
 from audit_trail.entrypoints.http.messages import HttpRequest, HttpResponse
 from audit_trail.entrypoints.http.observe import RequestMetrics
@@ -49,6 +49,7 @@ class HttpApi:
         authenticator: BearerAuthenticator,
         *,
         max_body_bytes: int,
+        max_query_parameters: int = 100,
         routes: RouteTable = ROUTES,
         cors: CorsPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -60,6 +61,7 @@ class HttpApi:
         self._endpoints = dict(endpoints)
         self._authenticator = authenticator
         self._max_body_bytes = max_body_bytes
+        self._max_query_parameters = max_query_parameters
         self._routes = routes
         self._cors = cors or CorsPolicy()
         self._rate_limiter = rate_limiter
@@ -95,6 +97,7 @@ class HttpApi:
     async def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
         note_route(route, None)
         check_body_size(request, self._max_body_bytes)
+        check_query_size(request, self._max_query_parameters)
         principal = None
         if route.scope is not None:
             principal = self._authenticator.authenticate(request)

@@ -22,7 +22,7 @@ def integer_parameters(
             errors.append(FieldError(name, "is not a parameter of this route"))
         elif len(raw) != 1:
             errors.append(FieldError(name, "must be given once"))
-        elif not (raw[0].isascii() and raw[0].isdigit()) or int(raw[0]) > _MAX_PARAMETER:
+        elif not _is_integer_text(raw[0]) or int(raw[0]) > _MAX_PARAMETER:
             errors.append(FieldError(name, "must be a non-negative integer"))
         else:
             values[name] = int(raw[0])
@@ -30,6 +30,11 @@ def integer_parameters(
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def _is_integer_text(raw: str) -> bool:
+    # bounded before int(): past 4300 digits int() raises, and the largest is 19 digits
+    return raw.isascii() and raw.isdigit() and len(raw) <= len(str(_MAX_PARAMETER))
 
 
 def query_without(

@@ -134,7 +134,9 @@ def _metadata_schema() -> Schema:
         "type": "object",
         "description": f"Any JSON object of at most {MAX_METADATA_BYTES} bytes and "
         f"{MAX_METADATA_DEPTH} levels; no key may be empty, start with '$' or "
-        "contain '.' or NUL; integers must lie within ±(2**53 - 1).",
+        "contain '.' or NUL; integers (numbers with no fraction, 1e19 as well as 19 "
+        "digits) must lie within ±(2**53 - 1), other numbers be finite; no object may "
+        "repeat a key; the size is checked again once plugins (PII masking) processed it.",
         "propertyNames": {"pattern": METADATA_KEY},
         "additionalProperties": at(2),
         "$defs": {**levels, f"depth{MAX_METADATA_DEPTH + 1}": scalar},

@@ -65,7 +65,8 @@ class WebhookEndpoints:
         limit = DELIVERY_LOG_SIZE
         if raw is not None:
             errors = ErrorCollector()
-            if not raw.isdigit() or not 1 <= int(raw) <= DELIVERY_LOG_SIZE:
+            digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(DELIVERY_LOG_SIZE))
+            if not digits or not 1 <= int(raw) <= DELIVERY_LOG_SIZE:
                 errors.add("limit", f"must be an integer from 1 to {DELIVERY_LOG_SIZE}")
             errors.raise_if_any()
             limit = int(raw)
