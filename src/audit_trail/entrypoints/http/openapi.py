@@ -130,6 +130,8 @@ def _success(route: Route) -> dict[str, Any]:
     if route.status == 204:
         return response
     schema: Schema = ref(route.response) if route.response else {"type": "object"}
+    if route.operation == "queryEntries":  # `proof=1` answers with a query proof
+        schema = {"oneOf": [schema, ref("QueryProof")]}
     if route.media_type != JSON:
         schema = {"type": "string"}
     response["content"] = {route.media_type: {"schema": schema}}

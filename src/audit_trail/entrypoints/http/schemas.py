@@ -392,7 +392,61 @@ def _evidence_schemas() -> dict[str, Schema]:
             "A revision as the caller may see it, the salts of the fields it sees, its leaf, "
             "and the inclusion proof in the tree the checkpoint signs.",
         ),
+        "QueryProof": _query_proof(b64, hashes, leaf),
     }
+
+
+def _query_proof(b64: Schema, hashes: Schema, leaf: Schema) -> Schema:
+    """``GET /entries?…&proof=1`` (query_proofs.py; docs/query-proofs.md)."""
+    bucket = _object(
+        {
+            "kind": {"type": "string"},
+            "value": {"type": "string"},
+            "bucket": {"type": "string"},
+            "map": {"type": "object", "description": "The map proof (page 1 only)."},
+            "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 0},
+            "postings": {"type": "array", "items": {"type": "object"}},
+        },
+        ["kind", "value", "bucket", "start", "end", "postings"],
+        "One index bucket's postings, and on page 1 its map proof.",
+    )
+    proven = _object(
+        {
+            "entry": ref("Entry"),
+            "salts": {"type": "object", "additionalProperties": b64},
+            "digests": {"type": "object", "additionalProperties": b64},
+            "prev": {"type": ["string", "null"], "contentEncoding": "base64"},
+        },
+        ["entry", "salts", "digests", "prev"],
+        "A matching revision, the salts of the fields it shows and the digests of the rest.",
+    )
+    index = _object(
+        {
+            "leaf_index": {"type": "integer", "minimum": 0},
+            "leaf": leaf,
+            "inclusion": hashes,
+            "key": b64,
+        },
+        ["leaf_index", "leaf", "inclusion", "key"],
+        "The index leaf the answer is proven through, and its inclusion proof.",
+    )
+    return _object(
+        {
+            "checkpoint": {"type": "string", "description": "A C2SP signed note."},
+            "tree_size": {"type": "integer", "minimum": 0},
+            "covers": {"type": "integer", "minimum": 0},
+            "index": index,
+            "buckets": {"type": "array", "items": bucket},
+            "entries": {"type": "array", "items": proven},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last.",
+            },
+        },
+        ["checkpoint", "tree_size", "covers", "index", "buckets", "entries", "next_cursor"],
+        "A query proof: the answer, and what shows it holds every entry the log has for it.",
+    )
 
 
 def _retention_schemas() -> dict[str, Schema]:
