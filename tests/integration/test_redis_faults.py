@@ -263,9 +263,10 @@ def bearer() -> dict[str, str]:
     return {"authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 
-def metric(text: str, name: str) -> int:
+def metric(text: str, name: str) -> float:
+    """The value of the sample ``name`` (with its labels) in a Prometheus text scrape."""
     (value,) = [line.split()[-1] for line in text.splitlines() if line.split()[0] == name]
-    return int(value)
+    return float(value)
 
 
 @pytest.mark.parametrize(
