@@ -137,6 +137,20 @@ async def test_minted_tokens_verify_to_a_restricted_reader_until_they_expire() -
         tokens.verify(old.token)
 
 
+async def test_a_viewer_token_is_accepted_from_its_issue_to_its_expiry_only() -> None:
+    """The window a token cache may keep a viewer token's answer for."""
+    tokens = ViewerTokens(b"k" * 32)
+    issued = datetime.now(UTC).replace(microsecond=0)
+    mint = MintViewerToken(tokens, FixedClock(issued))
+    admin = Principal("u-1", "acme", frozenset({"audit:admin"}))
+    minted = await mint.execute(MintViewerTokenCommand(admin, UNRESTRICTED, 60))
+    verified = tokens.verify_token(minted.token)
+    assert (verified.valid_from, verified.expires_at) == (
+        issued.timestamp(),
+        issued.timestamp() + 60,
+    )
+
+
 async def test_only_an_unrestricted_admin_mints_and_for_an_hour_at_most() -> None:
     mint = MintViewerToken(ViewerTokens(b"k" * 32), FixedClock(NOW))
     admin = Principal("u-1", "acme", frozenset({"audit:admin"}))

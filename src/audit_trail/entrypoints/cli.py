@@ -174,7 +174,7 @@ def _check_configuration(settings: Settings) -> None:
     a traceback in each worker's startup."""
     container = build_container(settings)
     try:
-        container.verifier()
+        container.jwt_verifier()
         container.cursors()
         container.processor()
     except PluginSetupError as exc:

@@ -21,7 +21,7 @@ from dependency_injector import containers, providers
 
 from audit_trail.adapters.auth.keys import KeyConfigError, load_or_create_dev_key
 from audit_trail.adapters.auth.pyjwt_verifier import JwtConfig, PyJWTTokenVerifier
-from audit_trail.adapters.auth.token_cache import CachingTokenVerifier
+from audit_trail.adapters.auth.token_cache import CachingTokenVerifier, WindowedVerifier
 from audit_trail.adapters.auth.viewer_tokens import (
     VIEWER_KEY_LABEL,
     ViewerAwareVerifier,
@@ -137,7 +137,7 @@ def build_token_verifier(config: JwtConfig, settings: Settings) -> PyJWTTokenVer
         raise SettingsError(f"{_key_setting(settings)}: {exc}") from None
 
 
-def cached_token_verifier(verifier: PyJWTTokenVerifier, settings: Settings) -> TokenVerifier:
+def cached_token_verifier(verifier: WindowedVerifier, settings: Settings) -> TokenVerifier:
     """``verifier`` behind a cache of ``AUDIT_TOKEN_CACHE_SIZE`` tokens (0: none)."""
     if settings.token_cache_size == 0:
         return verifier
@@ -330,7 +330,6 @@ class Container(containers.DeclarativeContainer):
     processor = providers.Singleton(PluggyEntryProcessor, plugin_manager)
     jwt = providers.Singleton(jwt_config, settings)
     jwt_verifier = providers.Singleton(build_token_verifier, jwt, settings)
-    verifier = providers.Singleton(cached_token_verifier, jwt_verifier, settings)
     cursors = providers.Singleton(build_cursor_codec, jwt, settings)
 
     # the write path: every storage adapter is the tenant log and keeps its query index
@@ -498,7 +497,8 @@ class Container(containers.DeclarativeContainer):
     viewer_tokens = providers.Singleton(build_viewer_tokens, signer)
     mint_viewer_token = providers.Singleton(MintViewerToken, viewer_tokens, clock)
     viewer_token_endpoints = providers.Singleton(ViewerTokenEndpoints, mint_viewer_token)
-    accepted_tokens = providers.Singleton(ViewerAwareVerifier, verifier, viewer_tokens)
+    identity_or_viewer = providers.Singleton(ViewerAwareVerifier, jwt_verifier, viewer_tokens)
+    accepted_tokens = providers.Singleton(cached_token_verifier, identity_or_viewer, settings)
     authenticator = providers.Singleton(BearerAuthenticator, accepted_tokens)
     hold_endpoints = providers.Singleton(HoldEndpoints, legal_hold_registry, tenant_retention)
     webhook_endpoints = providers.Singleton(WebhookEndpoints, webhook_registry)

@@ -1,6 +1,7 @@
 """CachingTokenVerifier: a token is verified once, not once per request.
 
-A bounded LRU of verified tokens in front of ``PyJWTTokenVerifier``. Keyed by the
+A bounded LRU of verified tokens in front of a ``WindowedVerifier``
+(``PyJWTTokenVerifier``, or ``ViewerAwareVerifier`` with the viewer tokens too). Keyed by the
 SHA-256 of the token (the cache keeps no credential). An entry is used only inside
 its token's window: not before ``nbf``/``iat`` less the leeway, and never at or after
 ``exp`` (stricter than the verifier, which allows the leeway past ``exp``: from then
@@ -16,10 +17,23 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from audit_trail.adapters.auth.keys import KeyRing
-from audit_trail.adapters.auth.pyjwt_verifier import PyJWTTokenVerifier, VerifiedToken
+from audit_trail.adapters.auth.pyjwt_verifier import VerifiedToken
 from audit_trail.core.principal import Principal
+
+
+class WindowedVerifier(Protocol):
+    """A verifier that says in which window a token is accepted, and whose keys,
+    when they change, make every cached answer stale."""
+
+    @property
+    def keys(self) -> KeyRing: ...
+
+    def verify(self, token: str) -> Principal: ...
+
+    def verify_token(self, token: str) -> VerifiedToken: ...
 
 
 class CachingTokenVerifier:
@@ -29,7 +43,7 @@ class CachingTokenVerifier:
 
     def __init__(
         self,
-        verifier: PyJWTTokenVerifier,
+        verifier: WindowedVerifier,
         max_entries: int,
         *,
         clock: Callable[[], float] = time.time,

@@ -6,7 +6,9 @@ every process that shares that secret accepts every other's tokens.
 
 ``ViewerTokens`` is both the ``ViewerTokenIssuer`` and a ``TokenVerifier`` for these
 tokens; ``ViewerAwareVerifier`` sends a token carrying the viewer ``kid`` to it and
-every other token to the identity provider's verifier.
+every other token to the identity provider's verifier. Both give the window a token
+is accepted in (``verify_token``), so that ``CachingTokenVerifier`` can stand in
+front of them and a token's header is read once, not on every request.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 import jwt
 
+from audit_trail.adapters.auth.keys import KeyRing
+from audit_trail.adapters.auth.pyjwt_verifier import PyJWTTokenVerifier, VerifiedToken
 from audit_trail.core.checks import ErrorCollector
 from audit_trail.core.errors import Unauthenticated
-from audit_trail.core.ports import TokenVerifier, ViewerGrant
+from audit_trail.core.ports import ViewerGrant
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.restriction import parse_restriction
 
@@ -54,6 +58,10 @@ class ViewerTokens:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": VIEWER_KEY_ID})
 
     def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """As ``verify``, with the window the token is accepted in (``nbf`` to ``exp``)."""
         try:
             claims = jwt.decode(
                 token,
@@ -80,7 +88,8 @@ class ViewerTokens:
         restriction = parse_restriction(claims["restriction"], errors)
         if not valid or errors.items:
             raise Unauthenticated("viewer token is invalid")
-        return Principal(subject, tenant, frozenset({Scope.READ.value}), restriction)
+        principal = Principal(subject, tenant, frozenset({Scope.READ.value}), restriction)
+        return VerifiedToken(principal, claims.get("nbf", claims["iat"]), claims["exp"])
 
 
 def is_viewer_token(token: str) -> bool:
@@ -96,11 +105,19 @@ class ViewerAwareVerifier:
     (the identity provider's tokens). A token is verified by one of them only, so an
     identity provider's token can never pass as a viewer token or the other way."""
 
-    def __init__(self, identity: TokenVerifier, viewer: ViewerTokens) -> None:
+    def __init__(self, identity: PyJWTTokenVerifier, viewer: ViewerTokens) -> None:
         self._identity = identity
         self._viewer = viewer
 
+    @property
+    def keys(self) -> KeyRing:
+        """The identity provider's keys (the viewer key never changes while running)."""
+        return self._identity.keys
+
     def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str) -> VerifiedToken:
         if is_viewer_token(token):
-            return self._viewer.verify(token)
-        return self._identity.verify(token)
+            return self._viewer.verify_token(token)
+        return self._identity.verify_token(token)
