@@ -24,8 +24,9 @@ import http
 import json
 import os
 import resource
+import weakref
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -34,6 +35,7 @@ from audit_trail.entrypoints.settings import load_settings
 
 END_OF_HEAD = b"\r\n\r\n"
 LINGER_SECONDS = 2.0
+SWEEP_SECONDS = 0.25  # how often deadlines are compared with the clock
 # descriptors kept free for what is not a client connection: storage, Redis, logs, files
 FD_HEADROOM = 64
 MIN_CONNECTIONS = 16
@@ -90,7 +92,10 @@ class _Bounded(asyncio.Protocol):
 
     The phase moves head -> body -> idle: the head ends when the parser starts a new
     request cycle, the body when that cycle has no more body to come. Idle
-    connections between requests are uvicorn's keep-alive timeout's business."""
+    connections between requests are uvicorn's keep-alive timeout's business.
+
+    A request costs no timer: it sets deadlines, which the ``DeadlineSweep`` of its
+    event loop compares with the clock a few times a second."""
 
     # provided by the uvicorn protocol
     transport: asyncio.Transport
@@ -110,49 +115,43 @@ class _Bounded(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._phase = "closed"
-        self._stop_bounds()
         super().connection_lost(exc)
 
     def _start_bounds(self) -> None:
         self._limits = connection_limits()
         self._phase = "head"
-        self._head = bytearray()
+        self._head = bytearray()  # a head that came in pieces, so far
         self._cycle_before: object = None
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._request_timer: asyncio.TimerHandle | None = None
-        self._arm_header_timer()
+        self._head_deadline: float | None = self.loop.time() + self._limits.header_timeout_seconds
+        self._request_deadline: float | None = None
+        DeadlineSweep.of(self.loop, self.connections).start()
         if len(self.connections) > (self._limits.max_connections or default_max_connections()):
             # answered before reading: closing at once keeps the descriptors bounded
             self._phase = "closed"
-            self._stop_bounds()
             self.transport.write(
                 problem_response(503, "The server has too many open connections.", "retry-after: 1")
             )
             self.transport.close()
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(
-            self._limits.header_timeout_seconds, self._timed_out, "head"
-        )
-
-    def _cancel(self, timer: asyncio.TimerHandle | None) -> None:
-        if timer is not None:
-            timer.cancel()
+    def check_deadlines(self, now: float) -> None:
+        """What the sweep calls: cuts the request off when a deadline has passed."""
+        if self._phase == "head" and self._head_deadline is not None and now >= self._head_deadline:
+            self._timed_out("head")
+        elif self._request_deadline is not None and now >= self._request_deadline:
+            self._timed_out("request")
 
     def _bounded_data(self, data: bytes) -> bool:
         """Whether ``data`` may go to the parser; refuses the request when not."""
-        if self._phase == "closed":
+        phase = self._phase
+        if phase == "closed":
             return False
-        if self._phase == "idle":
-            self._phase = "head"
+        if phase == "idle":  # the first bytes of the next request
+            self._phase = phase = "head"
             self._head.clear()
-            self._cancel(self._header_timer)
-            self._arm_header_timer()
-        if self._request_timer is None:
-            self._request_timer = self.loop.call_later(
-                self._limits.request_timeout_seconds, self._timed_out, "request"
-            )
-        if self._phase == "head":
+            self._head_deadline = self.loop.time() + self._limits.header_timeout_seconds
+        if self._request_deadline is None:
+            self._request_deadline = self.loop.time() + self._limits.request_timeout_seconds
+        if phase == "head":
             self._cycle_before = self.cycle
             return self._head_data(data)
         return True
@@ -160,33 +159,35 @@ class _Bounded(asyncio.Protocol):
     def _head_data(self, data: bytes) -> bool:
         """Keeps the head (bounded) until it ends, then checks its framing."""
         limit = self._limits.max_header_bytes
-        start = max(0, len(self._head) - len(END_OF_HEAD) + 1)
-        self._head += data
-        end = self._head.find(END_OF_HEAD, start)
-        if (end < 0 and len(self._head) > limit) or end + len(END_OF_HEAD) > limit:
+        if self._head:
+            start = max(0, len(self._head) - len(END_OF_HEAD) + 1)
+            self._head += data
+            head: bytes | bytearray = self._head
+        else:  # most heads arrive whole: no copy
+            start, head = 0, data
+        end = head.find(END_OF_HEAD, start)
+        if (end < 0 and len(head) > limit) or end + len(END_OF_HEAD) > limit:
             self._refuse(431, f"The request's header fields exceed {limit} bytes.")
             return False
-        if end >= 0:
-            names = {
-                line.split(b":", 1)[0].strip().lower()
-                for line in bytes(self._head[:end]).split(b"\r\n")[1:]
-            }
-            self._head.clear()
-            if b"content-length" in names and b"transfer-encoding" in names:
-                # RFC 9112, section 6.3: a message framed both ways is a smuggling attempt
-                self._refuse(400, "The request has both Content-Length and Transfer-Encoding.")
-                return False
+        if end < 0:
+            if not self._head:
+                self._head += data
+            return True
+        fields = head[:end].lower()
+        self._head.clear()
+        if b"\ncontent-length:" in fields and b"\ntransfer-encoding:" in fields:
+            # RFC 9112, section 6.3: a message framed both ways is a smuggling attempt
+            self._refuse(400, "The request has both Content-Length and Transfer-Encoding.")
+            return False
         return True
 
     def _after_data(self) -> None:
         if self._phase == "head" and self.cycle is not self._cycle_before:
             self._phase = "body"
-            self._cancel(self._header_timer)
-            self._header_timer = None
+            self._head_deadline = None
         if self._phase == "body" and self.cycle is not None and not self.cycle.more_body:
             self._phase = "idle"
-            self._cancel(self._request_timer)
-            self._request_timer = None
+            self._request_deadline = None
 
     def _timed_out(self, what: Literal["head", "request"]) -> None:
         if self._phase in ("closed", "idle") or (what == "head" and self._phase != "head"):
@@ -217,7 +218,6 @@ class _Bounded(asyncio.Protocol):
         if transport.is_closing():
             return
         self._phase = "closed"
-        self._stop_bounds()
         transport.write(problem_response(status, detail))
         if transport.can_write_eof():
             transport.write_eof()
@@ -227,13 +227,42 @@ class _Bounded(asyncio.Protocol):
 
     def _close(self) -> None:
         self._phase = "closed"
-        self._stop_bounds()
         self.transport.close()
 
-    def _stop_bounds(self) -> None:
-        self._cancel(self._header_timer)
-        self._cancel(self._request_timer)
-        self._header_timer = self._request_timer = None
+
+class DeadlineSweep:
+    """One per event loop: every ``SWEEP_SECONDS`` while connections are open, asks each
+    bounded connection to check its deadlines (so a bound is kept to within that)."""
+
+    _of_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DeadlineSweep]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+        self._loop = loop
+        self._connections = connections
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> DeadlineSweep:
+        sweep = cls._of_loop.get(loop)
+        if sweep is None:
+            sweep = cls._of_loop[loop] = cls(loop, connections)
+        return sweep
+
+    def start(self) -> None:
+        """Sweeps from now on, until no connection is left."""
+        if self._timer is None:
+            self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        for connection in list(self._connections):
+            if isinstance(connection, _Bounded):
+                connection.check_deadlines(now)
+        if self._connections:
+            self.start()
 
 
 class BoundedHttpToolsProtocol(_Bounded, HttpToolsProtocol):

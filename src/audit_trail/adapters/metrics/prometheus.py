@@ -106,6 +106,8 @@ class PrometheusMetrics:
         )
         self._seen: dict[str, int] = {}
         self._sampled_at = 0.0
+        # each (route, method, status)'s counter and histogram, looked up once
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         r = self._registry
         route = ("route", "method", "status")
         self.requests = Counter(
@@ -216,9 +218,13 @@ class PrometheusMetrics:
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One request answered: ``route`` is its template, never the raw path."""
-        labels = (route, method, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        series = self._request_series.get((route, method, status))
+        if series is None:
+            labels = (route, method, str(status))
+            series = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._request_series[route, method, status] = series
+        series[0].inc()
+        series[1].observe(seconds)
         if time.monotonic() - self._sampled_at >= SAMPLE_EVERY_SECONDS:
             self._sample()
 

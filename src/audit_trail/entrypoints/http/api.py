@@ -78,7 +78,7 @@ class HttpApi:
             response = known_problem(exc) or _unexpected(request, route)
         if route.scope is not None and response.header("cache-control") is None:
             # a token's answer is the tenant's data: no cache may keep it
-            response = replace(response, headers=(*response.headers, _NO_STORE))
+            response = response.with_headers(_NO_STORE)
         response = self._cors.decorate(request, response)
         if self._metrics is not None:
             elapsed = time.perf_counter() - started
@@ -113,7 +113,7 @@ class HttpApi:
         if not decision.allowed:
             raise rate_limited(kind, decision)
         response = await endpoint(call)
-        return replace(response, headers=(*response.headers, *rate_headers(kind, decision)))
+        return response.with_headers(*rate_headers(kind, decision))
 
 
 def _unexpected(request: HttpRequest, route: Route) -> HttpResponse:

@@ -53,6 +53,10 @@ class HttpResponse:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
+    def with_headers(self, *added: tuple[str, str]) -> HttpResponse:
+        """This response with ``added`` after its headers."""
+        return HttpResponse(self.status, (*self.headers, *added), self.body, self.stream)
+
 
 def build_request(
     *,

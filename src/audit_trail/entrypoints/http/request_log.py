@@ -17,9 +17,9 @@ the handler in a task of its own, which copies the context, not the object.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 MAX_REQUEST_ID_LENGTH = 128
 UNMATCHED_ROUTE = "(unmatched)"  # the route of a path no route template matches
 _REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
-_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 Scope = MutableMapping[str, Any]
 AsgiApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -72,27 +72,42 @@ def valid_request_id(value: str | None) -> bool:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    """The request id of a request with these raw headers: the client's one when it
-    sent exactly one valid ``X-Request-ID``, else a new one."""
-    sent = [v for k, v in headers if k.lower() == REQUEST_ID_HEADER_BYTES]
-    if len(sent) == 1:
-        value = sent[0].decode("latin-1")
-        if valid_request_id(value):
-            return value
+    """The request id of a request with these raw headers (names lowercased, as ASGI
+    servers give them): the client's one when it sent exactly one valid
+    ``X-Request-ID``, else a new one."""
+    sent = None
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER_BYTES:
+            if sent is not None:
+                return new_request_id()
+            sent = value
+    if sent is not None:
+        text = sent.decode("latin-1")
+        if valid_request_id(text):
+            return text
     return new_request_id()
 
 
 def _with_ours(
     headers: Iterable[tuple[bytes, bytes]], id_header: tuple[bytes, bytes]
 ) -> list[tuple[bytes, bytes]]:
-    """``headers`` with the request id, and the security headers the app did not set."""
-    kept = [(k, v) for k, v in headers if k.lower() != REQUEST_ID_HEADER_BYTES]
-    names = {k.lower() for k, _ in kept}
-    return [*kept, id_header, *((k, v) for k, v in _SECURITY_HEADERS if k not in names)]
+    """``headers`` with the request id, and ``nosniff`` unless the app said otherwise."""
+    kept = []
+    sniffing_set = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == REQUEST_ID_HEADER_BYTES:
+            continue
+        sniffing_set = sniffing_set or lowered == _NOSNIFF[0]
+        kept.append((name, value))
+    kept.append(id_header)
+    if not sniffing_set:
+        kept.append(_NOSNIFF)
+    return kept
 
 
 class RequestLog:
@@ -116,8 +131,7 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = _with_ours(message.get("headers", ()), id_header)
-                message = {**message, "headers": headers}
+                message["headers"] = _with_ours(message.get("headers", ()), id_header)
             await send(message)
 
         try:
