@@ -7,11 +7,12 @@ test. The tests are plain functions (Playwright's sync API) against real
 Playwright's sync API runs its event loop on this thread for as long as it is open,
 and every asyncio test after it would find that loop running ("Runner.run() cannot be
 called from a running event loop"). So the browser lives for one module only and is
-closed before the next module's tests; ``test_the_browser_leaves_no_event_loop_behind``
-checks that it did."""
+closed before the next module's tests, and the fixture checks, once it is closed, that
+an asyncio test could run now."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+    assert asyncio.run(_answer()) == 42, "the browser left an event loop behind"
+
+
+async def _answer() -> int:
+    return 42
 
 
 @pytest.fixture
