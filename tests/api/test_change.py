@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.api.client import Api, entry, error_fields, problem
@@ -68,6 +70,32 @@ async def test_put_with_a_stale_if_match_is_412_and_changes_nothing(
     response = await api.call("PUT", path, json=entry(action="x"), headers={"if-match": if_match})
     problem(response, 412)
     assert (await api.call("GET", path)).json() == stored
+
+
+async def test_racing_puts_without_if_match_all_apply_one_after_another(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    actions = [f"document.edit{n}" for n in range(4)]
+    responses = await asyncio.gather(
+        *(api.call("PUT", path, json=entry(action=action)) for action in actions)
+    )
+    assert [r.status_code for r in responses] == [200] * 4
+    assert sorted(r.json()["revision"] for r in responses) == [2, 3, 4, 5]
+    history = await api.items(f"{path}/history")
+    assert sorted(r["action"] for r in history[1:]) == sorted(actions)
+
+
+async def test_racing_puts_with_the_same_if_match_apply_once(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    responses = await asyncio.gather(
+        *(api.call("PUT", path, json=entry(), headers={"if-match": '"1"'}) for _ in range(4))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    # the losers saw the entry change under them (409) or after (412, a stale If-Match)
+    assert statuses[0] == 200
+    assert set(statuses[1:]) <= {409, 412}, statuses
+    assert (await api.call("GET", path)).json()["revision"] == 2
 
 
 async def test_an_etag_goes_stale_once_the_entry_changes(api: Api) -> None:

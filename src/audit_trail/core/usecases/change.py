@@ -53,11 +53,20 @@ async def store_next(committer: GroupCommitter, current: Entry, revision: Entry)
     return record.revision or revision
 
 
+UNCONDITIONAL_ATTEMPTS = 8  # an amendment without If-Match, raced by other changes
+
+
 class AmendEntry:
     """Store a new revision of a live entry (scope audit:admin); earlier ones are kept.
 
     The body replaces the client fields; an omitted ``actor`` or ``occurred_at`` keeps
-    the current value, since both describe the original event."""
+    the current value, since both describe the original event.
+
+    Without an expected revision the caller asked for "this, now": when another change
+    of the entry is stored between the read of its current revision and the write of
+    the next one, the amendment is made again on top of it (up to
+    ``UNCONDITIONAL_ATTEMPTS`` times) instead of answering a conflict. With one, the
+    conflict is the answer."""
 
     def __init__(
         self,
@@ -72,8 +81,21 @@ class AmendEntry:
         self._clock = clock
 
     async def execute(self, command: AmendEntryCommand) -> Entry:
+        command.principal.require(Scope.ADMIN)
+        attempts = 1 if command.expected_revision is not None else UNCONDITIONAL_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                amended = await self._amend(command)
+            except RevisionConflict:
+                if attempt == attempts:
+                    raise
+            else:
+                break
+        await self._processor.recorded(amended)
+        return await self._processor.redact_for_reader(amended, command.principal)
+
+    async def _amend(self, command: AmendEntryCommand) -> Entry:
         principal, draft = command.principal, command.draft
-        principal.require(Scope.ADMIN)
         current = await current_revision(
             self._repository, principal, command.entry_id, command.expected_revision
         )
@@ -89,9 +111,7 @@ class AmendEntry:
             metadata=draft.metadata,
         )
         amended = await prepare(self._processor, amended, command.context)
-        amended = await store_next(self._committer, current, amended)
-        await self._processor.recorded(amended)
-        return await self._processor.redact_for_reader(amended, principal)
+        return await store_next(self._committer, current, amended)
 
 
 class DeleteEntry:
