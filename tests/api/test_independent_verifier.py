@@ -118,7 +118,7 @@ async def test_an_erased_entry_verifies_independently_and_its_digests_cannot_be_
     vkey = (await api.call("GET", "/log/key", anonymous=True)).json()["vkey"]
     for revision in (1, 2):
         proof = await get(api, f"{path}/proof", revision=revision)
-        assert "+44" not in json.dumps(proof)
+        assert "7946 0958" not in json.dumps(proof)  # "+44" alone occurs in base64
         independent.verify_proof(proof, vkey)
     proof = await get(api, f"{path}/proof", revision=1)
     proof["entry"]["erased"] = ["actor.name", "metadata.f", "metadata.phone", "tags"]
