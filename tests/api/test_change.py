@@ -85,6 +85,19 @@ async def test_racing_puts_without_if_match_all_apply_one_after_another(api: Api
     assert sorted(r["action"] for r in history[1:]) == sorted(actions)
 
 
+async def test_a_delete_without_if_match_racing_puts_deletes(api: Api) -> None:
+    stored = await api.record()
+    path = f"/entries/{stored['id']}"
+    *puts, deleted = await asyncio.gather(
+        *(api.call("PUT", path, json=entry(action=f"document.edit{n}")) for n in range(3)),
+        api.call("DELETE", path),
+    )
+    assert deleted.status_code == 204, deleted.text
+    # a PUT that came after the delete finds no live entry
+    assert {r.status_code for r in puts} <= {200, 404}
+    problem(await api.call("GET", path), 404)
+
+
 async def test_racing_puts_with_the_same_if_match_apply_once(api: Api) -> None:
     stored = await api.record()
     path = f"/entries/{stored['id']}"

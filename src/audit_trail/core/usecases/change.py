@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from audit_trail.core.errors import EntryNotFound, RevisionConflict
 from audit_trail.core.integrity.leaf import sealed_record
@@ -12,6 +14,8 @@ from audit_trail.core.ports import Clock, EntryProcessor, EntryRepository
 from audit_trail.core.ports.processor import RequestContext
 from audit_trail.core.principal import Principal, Scope
 from audit_trail.core.usecases.record import prepare
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +57,30 @@ async def store_next(committer: GroupCommitter, current: Entry, revision: Entry)
     return record.revision or revision
 
 
-UNCONDITIONAL_ATTEMPTS = 8  # an amendment without If-Match, raced by other changes
+UNCONDITIONAL_ATTEMPTS = 8  # a change without If-Match, raced by other changes
+
+
+async def unless_expected_retried(expected: int | None, change: Callable[[], Awaitable[T]]) -> T:
+    """``change()``. Without an expected revision the caller asked for "this, now": when
+    another change of the entry is stored between the read of its current revision and
+    the write of the next one (``RevisionConflict``), the change is made again on top
+    of it, up to ``UNCONDITIONAL_ATTEMPTS`` times in all. With one, the conflict is the
+    answer."""
+    if expected is None:
+        for _ in range(UNCONDITIONAL_ATTEMPTS - 1):
+            try:
+                return await change()
+            except RevisionConflict:
+                pass
+    return await change()
 
 
 class AmendEntry:
     """Store a new revision of a live entry (scope audit:admin); earlier ones are kept.
 
     The body replaces the client fields; an omitted ``actor`` or ``occurred_at`` keeps
-    the current value, since both describe the original event.
-
-    Without an expected revision the caller asked for "this, now": when another change
-    of the entry is stored between the read of its current revision and the write of
-    the next one, the amendment is made again on top of it (up to
-    ``UNCONDITIONAL_ATTEMPTS`` times) instead of answering a conflict. With one, the
-    conflict is the answer."""
+    the current value, since both describe the original event. Without an expected
+    revision, a race with another change is not a conflict (``unless_expected_retried``)."""
 
     def __init__(
         self,
@@ -82,15 +96,9 @@ class AmendEntry:
 
     async def execute(self, command: AmendEntryCommand) -> Entry:
         command.principal.require(Scope.ADMIN)
-        attempts = 1 if command.expected_revision is not None else UNCONDITIONAL_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            try:
-                amended = await self._amend(command)
-            except RevisionConflict:
-                if attempt == attempts:
-                    raise
-            else:
-                break
+        amended = await unless_expected_retried(
+            command.expected_revision, lambda: self._amend(command)
+        )
         await self._processor.recorded(amended)
         return await self._processor.redact_for_reader(amended, command.principal)
 
@@ -116,7 +124,8 @@ class AmendEntry:
 
 class DeleteEntry:
     """Tombstone a live entry (scope audit:admin): gone from reads and queries, kept
-    in its history. Deleting it again is ``EntryNotFound``."""
+    in its history. Deleting it again is ``EntryNotFound``. Without an expected
+    revision, a race with another change is not a conflict (``unless_expected_retried``)."""
 
     def __init__(
         self, repository: EntryRepository, committer: GroupCommitter, clock: Clock
@@ -126,8 +135,11 @@ class DeleteEntry:
         self._clock = clock
 
     async def execute(self, command: DeleteEntryCommand) -> None:
+        command.principal.require(Scope.ADMIN)
+        await unless_expected_retried(command.expected_revision, lambda: self._delete(command))
+
+    async def _delete(self, command: DeleteEntryCommand) -> None:
         principal = command.principal
-        principal.require(Scope.ADMIN)
         current = await current_revision(
             self._repository, principal, command.entry_id, command.expected_revision
         )
